@@ -1,0 +1,3 @@
+from azdiag.cli import main
+
+main()
