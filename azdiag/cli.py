@@ -1,0 +1,169 @@
+"""The ``azdiag`` command line: a thin click layer over the library.
+
+Each command imports what it needs inside its body, so ``azdiag --help`` does not pay for polars
+or pandas. Errors the user can fix are one clear line on stderr and an ``ExitStatus`` code.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from azdiag import __version__
+from azdiag.exit_status import ExitStatus
+
+
+class _Group(click.Group):
+    """Maps Ctrl-C to exit code 130 for every command."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().main(*args, **kwargs)
+        except KeyboardInterrupt:
+            click.echo("azdiag: interrupted", err=True)
+            sys.exit(ExitStatus.INTERRUPTED)
+
+
+def fail(message: str, status: ExitStatus = ExitStatus.INPUT_ERROR) -> NoReturn:
+    """Print ``azdiag: message`` on stderr and exit with ``status``."""
+    click.echo(f"azdiag: {message}", err=True)
+    sys.exit(status)
+
+
+def _zone(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    from azdiag.times import check_zone
+
+    try:
+        return check_zone(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+formats_option = click.option(
+    "--formats",
+    "format_dirs",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of extra format definitions (*.toml); same id replaces a shipped one.",
+)
+tz_option = click.option(
+    "--tz",
+    default="UTC",
+    show_default=True,
+    callback=_zone,
+    help="Time zone of the times written in the logs (they carry none).",
+)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="azdiag")
+def main() -> None:
+    """Diagnose Azure Cloud Services (classic) role instances from their guest logs."""
+
+
+@main.group()
+def formats() -> None:
+    """Inspect the log format definitions and how well they read a collection."""
+
+
+def _load_formats(format_dirs: tuple[Path, ...]):  # type: ignore[no-untyped-def]
+    from azdiag.formats import FormatError, load_formats
+
+    try:
+        return load_formats(format_dirs)
+    except FormatError as exc:
+        fail(f"bad format definition: {exc}", ExitStatus.USAGE)
+
+
+@formats.command("list")
+@formats_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def formats_list(format_dirs: tuple[Path, ...], as_json: bool) -> None:
+    """List the known log formats, their file names and header grammars."""
+    format_set = _load_formats(format_dirs)
+    rows = [
+        {
+            "id": f.id,
+            "kind": f.kind,
+            "component": f.component,
+            "file_names": list(f.file_names),
+            "headers": [h.name for h in f.headers],
+            "samples": len(f.samples),
+            "definition": f.source_file,
+            "description": f.description,
+        }
+        for f in format_set
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        names = ", ".join(row["file_names"]) or "(sniffed only)"
+        click.echo(f"{row['id']:<20} {row['kind']:<18} component {row['component'] or '-'}")
+        click.echo(f"    {row['description']}")
+        click.echo(f"    files:   {names}")
+        click.echo(f"    headers: {', '.join(row['headers'])}  ({row['samples']} samples)")
+
+
+@formats.command("test")
+@formats_option
+def formats_test(format_dirs: tuple[Path, ...]) -> None:
+    """Parse every sample line of every format and check the fields it states."""
+    from azdiag.samples import check_format
+
+    format_set = _load_formats(format_dirs)
+    failures = [failure for fmt in format_set for failure in check_format(fmt)]
+    count = sum(len(fmt.samples) for fmt in format_set)
+    for failure in failures:
+        click.echo(f"FAIL {failure}")
+    click.echo(f"{count - len(failures)} passed, {len(failures)} failed")
+    if failures:
+        sys.exit(ExitStatus.INPUT_ERROR)
+
+
+@formats.command("check")
+@click.argument("path", type=click.Path(path_type=Path))
+@formats_option
+@tz_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def formats_check(path: Path, format_dirs: tuple[Path, ...], tz: str, as_json: bool) -> None:
+    """Show, per file of PATH, its kind, instance, encoding, lines and how much was parsed."""
+    from azdiag.inventory import inventory_dict, inventory_text
+
+    ingested = _ingest(path, format_dirs, tz)
+    if as_json:
+        click.echo(json.dumps(inventory_dict(ingested), indent=2))
+    else:
+        click.echo(inventory_text(ingested))
+    if not ingested.readable:
+        sys.exit(ExitStatus.INPUT_ERROR)
+
+
+def _ingest(path: Path, format_dirs: tuple[Path, ...], tz: str):  # type: ignore[no-untyped-def]
+    """Ingest PATH or exit with a clear input error."""
+    from azdiag.collect import CollectError
+    from azdiag.ingest import ingest
+
+    format_set = _load_formats(format_dirs)
+    try:
+        ingested = ingest(path, formats=format_set, tz=tz)
+    except CollectError as exc:
+        fail(str(exc))
+    if not ingested.files:
+        skipped = len(ingested.collection.skipped)
+        fail(f"{path}: no guest log found ({skipped} other file(s) listed and skipped)")
+    return ingested
+
+
+def _register_optional_commands() -> None:
+    """Commands living in their own modules register here (kept import-light)."""
+    from azdiag.simulate.cli import simulate_command
+
+    main.add_command(simulate_command, "simulate")
+
+
+_register_optional_commands()

@@ -1,0 +1,241 @@
+"""Log format definitions: loaded from TOML data files, never written in Python.
+
+A format says how to recognise a log kind (file-name globs, header sniffing), how to cut each
+line into fields (one or more anchored header regexes, each with its timestamp format), what a
+continuation line looks like, and which sample lines it must parse. ``parsers/*.toml`` ships the
+built-in ones; ``--formats DIR`` adds or overrides definitions without touching the engine.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from azdiag.resources import data_dir
+
+#: Fields a header regex may capture; ``message`` is required, the rest optional.
+HEADER_FIELDS = ("time", "level", "pid", "tid", "source", "message")
+
+
+class FormatError(ValueError):
+    """A format definition is malformed; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class Header:
+    """One grammar a record's first line may have."""
+
+    name: str
+    regex: str
+    time_format: str | None  # polars/chrono strptime format of the ``time`` group
+    fields: tuple[str, ...]  # the named groups present, in HEADER_FIELDS order
+    utc: bool = False  # the time states its zone (ISO ...Z): --tz does not apply
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A line that must parse with the given header to the given field values."""
+
+    line: str
+    expect: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class LogFormat:
+    """Everything the engine needs to know about one log kind."""
+
+    id: str  # the file stem, e.g. "waappagent"
+    kind: str  # the display name, e.g. "WaAppAgent"
+    component: str | None
+    description: str
+    file_names: tuple[str, ...]  # case-insensitive globs on the base name
+    headers: tuple[Header, ...]
+    continuation: tuple[str, ...]  # regexes; a non-header line matching one joins the record
+    sniff_hint: str | None  # regex that must occur in the head for sniffing to pick this kind
+    sniff_priority: int
+    samples: tuple[Sample, ...]
+    source_file: str
+    levels: dict[str, str]  # raw level -> one of debug/info/warning/error/critical
+    raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    def matches_name(self, name: str) -> bool:
+        lowered = name.lower()
+        return any(fnmatch.fnmatchcase(lowered, glob.lower()) for glob in self.file_names)
+
+    @property
+    def continuation_regex(self) -> str | None:
+        """All continuation rules as one alternation, or None when nothing may continue."""
+        if not self.continuation:
+            return None
+        return "|".join(f"(?:{c})" for c in self.continuation)
+
+
+@dataclass
+class FormatSet:
+    """The formats in force for a run, in priority order (user formats win on equal id)."""
+
+    formats: dict[str, LogFormat]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.formats.values())
+
+    def __getitem__(self, fmt_id: str) -> LogFormat:
+        return self.formats[fmt_id]
+
+    def __contains__(self, fmt_id: object) -> bool:
+        return fmt_id in self.formats
+
+    def get(self, fmt_id: str | None) -> LogFormat | None:
+        return self.formats.get(fmt_id) if fmt_id else None
+
+    def kind_for_name(self, name: str) -> str | None:
+        """Format id whose file-name globs match ``name`` (a base name), or None."""
+        for fmt in self.formats.values():
+            if fmt.file_names and fmt.matches_name(name):
+                return fmt.id
+        return None
+
+    def sniff(self, lines: list[str]) -> str | None:
+        """Format id whose headers match most of the given head lines, or None.
+
+        Sniffing is for files whose name says nothing. A format wins on the share of lines its
+        headers match; ``sniff_hint`` must also occur when given (TraceSource logs all share a
+        grammar and differ only in their source name); ``sniff_priority`` breaks ties.
+        """
+        sample = [line for line in lines if line.strip()][:50]
+        if not sample:
+            return None
+        head = "\n".join(sample)
+        best: tuple[float, int, str] | None = None
+        for fmt in self.formats.values():
+            if fmt.sniff_hint and not re.search(fmt.sniff_hint, head, re.MULTILINE):
+                continue
+            compiled = [_compile(h.regex) for h in fmt.headers]
+            hits = sum(1 for line in sample if any(c.match(line) for c in compiled))
+            if hits == 0:
+                continue
+            score = (hits / len(sample), fmt.sniff_priority, fmt.id)
+            if best is None or score[:2] > best[:2]:
+                best = score
+        return best[2] if best and best[0] >= 0.3 else None
+
+
+_compiled_cache: dict[str, re.Pattern[str]] = {}
+
+
+def _compile(regex: str) -> re.Pattern[str]:
+    pattern = _compiled_cache.get(regex)
+    if pattern is None:
+        pattern = _compiled_cache[regex] = re.compile(_to_python_regex(regex))
+    return pattern
+
+
+def _to_python_regex(regex: str) -> str:
+    """Rust-regex named groups ``(?P<x>`` are also Python's; nothing else needs translating."""
+    return regex
+
+
+def load_formats(extra_dirs: list[Path] | tuple[Path, ...] = ()) -> FormatSet:
+    """Load the shipped formats, then each ``extra_dirs`` folder (same id replaces, new adds)."""
+    raw: dict[str, tuple[dict[str, Any], str]] = {}
+    for folder in (data_dir("parsers"), *extra_dirs):
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise FormatError(f"{folder}: not a folder of format definitions")
+        for path in sorted(folder.glob("*.toml")):
+            try:
+                with path.open("rb") as handle:
+                    raw[path.stem] = (tomllib.load(handle), str(path))
+            except tomllib.TOMLDecodeError as exc:
+                raise FormatError(f"{path}: {exc}") from exc
+    formats = {fmt_id: _build(fmt_id, raw) for fmt_id in raw}
+    ordered = sorted(formats.values(), key=lambda f: (-f.sniff_priority, f.id))
+    return FormatSet({f.id: f for f in ordered})
+
+
+def _resolved(fmt_id: str, raw: dict[str, tuple[dict[str, Any], str]], seen: tuple[str, ...] = ()):
+    """The TOML table of ``fmt_id`` with ``extends`` applied (keys of the child win)."""
+    if fmt_id not in raw:
+        raise FormatError(f"{seen[-1] if seen else fmt_id}: extends unknown format {fmt_id!r}")
+    if fmt_id in seen:
+        raise FormatError(f"{fmt_id}: 'extends' loops through {' -> '.join(seen)}")
+    table, _ = raw[fmt_id]
+    parent = table.get("extends")
+    if not parent:
+        return dict(table)
+    merged = dict(_resolved(parent, raw, (*seen, fmt_id)))
+    merged.pop("samples", None)  # samples are the child's own: they test its own names
+    merged.pop("file_names", None)
+    merged.pop("sniff_hint", None)
+    merged.update(table)
+    return merged
+
+
+def _build(fmt_id: str, raw: dict[str, tuple[dict[str, Any], str]]) -> LogFormat:
+    source_file = raw[fmt_id][1]
+    table = _resolved(fmt_id, raw)
+
+    def fail(message: str) -> FormatError:
+        return FormatError(f"{source_file}: {message}")
+
+    headers = []
+    for i, entry in enumerate(table.get("headers", [])):
+        regex = entry.get("regex")
+        if not isinstance(regex, str):
+            raise fail(f"headers[{i}] needs a 'regex' string")
+        try:
+            groups = set(re.compile(regex).groupindex)
+        except re.error as exc:
+            raise fail(f"headers[{i}] regex does not compile: {exc}") from exc
+        if not regex.startswith("^"):
+            raise fail(f"headers[{i}] regex must be anchored with '^'")
+        if "message" not in groups:
+            raise fail(f"headers[{i}] regex needs a (?P<message>...) group")
+        unknown = groups - set(HEADER_FIELDS)
+        if unknown:
+            raise fail(f"headers[{i}] has unknown groups {sorted(unknown)}; use {HEADER_FIELDS}")
+        time_format = entry.get("time_format")
+        if ("time" in groups) != bool(time_format):
+            raise fail(f"headers[{i}]: a (?P<time>) group and 'time_format' go together")
+        headers.append(
+            Header(
+                name=entry.get("name", f"header{i}"),
+                regex=regex,
+                time_format=time_format,
+                fields=tuple(f for f in HEADER_FIELDS if f in groups),
+                utc=bool(entry.get("utc", False)),
+            )
+        )
+    if not headers:
+        raise fail("at least one [[headers]] entry is required")
+    continuation = table.get("continuation", {}).get("patterns", [])
+    for pattern in continuation:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise fail(f"continuation pattern {pattern!r} does not compile: {exc}") from exc
+    samples = []
+    for i, entry in enumerate(table.get("samples", [])):
+        if "line" not in entry:
+            raise fail(f"samples[{i}] needs a 'line'")
+        expect = {k: v for k, v in entry.items() if k != "line"}
+        samples.append(Sample(line=entry["line"], expect=expect))
+    return LogFormat(
+        id=fmt_id,
+        kind=table.get("kind", fmt_id),
+        component=table.get("component"),
+        description=table.get("description", ""),
+        file_names=tuple(table.get("file_names", [])),
+        headers=tuple(headers),
+        continuation=tuple(continuation),
+        sniff_hint=table.get("sniff_hint"),
+        sniff_priority=int(table.get("sniff_priority", 0)),
+        samples=tuple(samples),
+        source_file=source_file,
+        levels=dict(table.get("levels", {})),
+        raw=table,
+    )
