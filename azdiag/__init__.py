@@ -6,4 +6,13 @@ pandas) are imported lazily so that ``azdiag --help`` stays fast.
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "analyze"]
+
+
+def __getattr__(name: str):  # type: ignore[no-untyped-def]
+    """``azdiag.analyze`` without importing polars on ``import azdiag``."""
+    if name == "analyze":
+        from azdiag.analysis import analyze
+
+        return analyze
+    raise AttributeError(f"module 'azdiag' has no attribute {name!r}")

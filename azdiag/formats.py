@@ -60,11 +60,17 @@ class LogFormat:
     samples: tuple[Sample, ...]
     source_file: str
     levels: dict[str, str]  # raw level -> one of debug/info/warning/error/critical
+    first_record_event: str | None = None  # event given to each file's first record
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     def matches_name(self, name: str) -> bool:
         lowered = name.lower()
         return any(fnmatch.fnmatchcase(lowered, glob.lower()) for glob in self.file_names)
+
+    @property
+    def signatures(self) -> list[dict[str, Any]]:
+        """The raw ``[[signatures]]`` tables, inherited ones first (see signatures.py)."""
+        return list(self.raw.get("signatures", []))
 
     @property
     def continuation_regex(self) -> str | None:
@@ -171,7 +177,9 @@ def _resolved(fmt_id: str, raw: dict[str, tuple[dict[str, Any], str]], seen: tup
     merged.pop("samples", None)  # samples are the child's own: they test its own names
     merged.pop("file_names", None)
     merged.pop("sniff_hint", None)
+    inherited = merged.get("signatures", [])
     merged.update(table)
+    merged["signatures"] = [*inherited, *table.get("signatures", [])]
     return merged
 
 
@@ -237,5 +245,6 @@ def _build(fmt_id: str, raw: dict[str, tuple[dict[str, Any], str]]) -> LogFormat
         samples=tuple(samples),
         source_file=source_file,
         levels=dict(table.get("levels", {})),
+        first_record_event=table.get("first_record_event"),
         raw=table,
     )

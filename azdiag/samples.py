@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from azdiag.formats import LogFormat, Sample
+from azdiag.formats import FormatSet, LogFormat, Sample
 from azdiag.parse import parse_text
 
 _CHECKED_FIELDS = ("level", "level_raw", "pid", "tid", "source", "message")
@@ -85,3 +85,50 @@ def _show(value: datetime | None) -> str:
     if value is None:
         return "null"
     return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def check_signatures(formats: FormatSet) -> tuple[int, list[SampleFailure]]:
+    """Run every signature sample (and counter-sample) of every format; (count, failures)."""
+    import polars as pl
+
+    from azdiag.signatures import classify, load_signatures
+    from azdiag.workflow import load_workflow
+
+    signatures = load_signatures(formats)
+    components = load_workflow().stage_components
+    failures: list[SampleFailure] = []
+    count = 0
+    for fmt in formats:
+        for sig in signatures.by_format.get(fmt.id, []):
+            cases = [(s, True) for s in sig.samples] + [(s, False) for s in sig.counter_samples]
+            for sample, positive in cases:
+                count += 1
+                message = sample.get("message", "")
+                events = pl.DataFrame(
+                    {
+                        "kind": [fmt.kind],
+                        "message": [message],
+                        "level_raw": [sample.get("level", "INFO")],
+                    }
+                )
+                classified = classify(events, formats, signatures, components, first_records=False)
+                row = classified.row(0, named=True)
+                problem = _signature_problem(sig.event, sample, row, positive)
+                if problem:
+                    failures.append(
+                        SampleFailure(f"{fmt.id} signature {sig.event}", message, problem)
+                    )
+    return count, failures
+
+
+def _signature_problem(event: str, sample: dict[str, Any], row: dict[str, Any], positive: bool):  # type: ignore[no-untyped-def]
+    if not positive:
+        return f"must not be {event}, but was" if row["event"] == event else None
+    if row["event"] != event:
+        return f"classified as {row['event']!r}, expected {event!r}"
+    wrong = [
+        f"{name} {row.get(name)!r} != {value!r}"
+        for name, value in sample.items()
+        if name not in ("message", "level") and row.get(name) != value
+    ]
+    return "; ".join(wrong) or None

@@ -1,0 +1,184 @@
+"""Start-up cycles: each instance's history cut into start attempts, with stages and outcome.
+
+A cycle opens at a boundary event (agent start, container start, new bootstrapper generation;
+the ranks are data in rules/workflow/stages.toml). Its progress is the highest workflow stage
+its events reached, its outcome one of ready / failed / hung / running, where "now" for the last
+cycle is the newest line of the collection.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import polars as pl
+
+from azdiag.workflow import Workflow
+
+#: Cycle number of the events before an instance's first boundary (its start was not collected).
+BEFORE_FIRST_BOUNDARY = 0
+
+CYCLE_SCHEMA = {
+    "instance": pl.String,
+    "cycle": pl.UInt32,
+    "start": pl.Datetime("us", "UTC"),
+    "end": pl.Datetime("us", "UTC"),
+    "observed_start": pl.Boolean,
+    "opened_by": pl.String,
+    "last_stage": pl.String,
+    "last_stage_order": pl.Int32,
+    "stages": pl.List(pl.String),
+    "ready_at": pl.Datetime("us", "UTC"),
+    "failure_event": pl.String,
+    "failure_at": pl.Datetime("us", "UTC"),
+    "last_progress": pl.Datetime("us", "UTC"),
+    "outcome": pl.String,
+    "events": pl.UInt32,
+    "seconds": pl.Float64,
+}
+
+
+def assign_cycles(events: pl.DataFrame, workflow: Workflow) -> pl.DataFrame:
+    """Add a ``cycle`` column (per instance, 0 = before the first boundary) to ``events``."""
+    ranks = workflow.boundaries
+    rows = (
+        events.with_row_index("_row")
+        .filter(pl.col("event").cast(pl.String).is_in(list(ranks)))
+        .select(
+            "_row",
+            pl.col("instance").cast(pl.String),
+            pl.col("event").cast(pl.String),
+            pl.col("time"),
+        )
+    )
+    starts: list[int] = []
+    highest: dict[str, int] = {}
+    previous: dict[str, datetime] = {}
+    merge = timedelta(seconds=workflow.merge_within_seconds)
+    # one step per boundary event (a handful per start attempt), not per line
+    for row, instance, event, time in rows.iter_rows():
+        rank = ranks[event]
+        close = instance in previous and time is not None and time - previous[instance] <= merge
+        if instance not in highest or (rank <= highest[instance] and not close):
+            starts.append(row)
+            highest[instance] = rank
+        else:
+            highest[instance] = max(highest[instance], rank)
+        if time is not None:
+            previous[instance] = time
+    is_start = pl.repeat(False, events.height, eager=True)
+    if starts:
+        is_start.scatter(starts, True)
+    return events.with_columns(_start=is_start).with_columns(
+        cycle=pl.col("_start").cast(pl.UInt32).cum_sum().over("instance"),
+    ).drop("_start")
+
+
+def _failure_expr(workflow: Workflow) -> pl.Expr:
+    event = pl.col("event").cast(pl.String)
+    conditions = []
+    for rule in workflow.failures:
+        condition = event == rule.event
+        if rule.field and rule.not_in:
+            condition &= ~pl.col(rule.field).is_in(list(rule.not_in)).fill_null(False)
+        if rule.field and rule.in_:
+            condition &= pl.col(rule.field).is_in(list(rule.in_)).fill_null(False)
+        conditions.append(condition)
+    return pl.any_horizontal(conditions) if conditions else pl.lit(False)
+
+
+def build_cycles(events: pl.DataFrame, workflow: Workflow, now: datetime | None) -> pl.DataFrame:
+    """One row per (instance, cycle); ``events`` must carry ``cycle`` (see assign_cycles)."""
+    if events.height == 0:
+        return pl.DataFrame(schema=CYCLE_SCHEMA)
+    orders = workflow.stage_orders
+    boundaries = list(workflow.boundaries)
+    staged = events.select(
+        pl.col("instance").cast(pl.String),
+        "cycle",
+        "time",
+        pl.col("event").cast(pl.String),
+        pl.col("stage").cast(pl.String),
+        pl.col("stage")
+        .cast(pl.String)
+        .replace_strict(orders, default=None, return_dtype=pl.Int32)
+        .alias("_order"),
+        _failure_expr(workflow).alias("_failure"),
+    )
+    ready_time = pl.col("time").filter(pl.col("stage") == "ready")
+    cycles = (
+        staged.group_by("instance", "cycle")
+        .agg(
+            pl.col("time").min().alias("start"),
+            pl.col("time").max().alias("_last_event"),
+            pl.col("event").filter(pl.col("event").is_in(boundaries)).first().alias("opened_by"),
+            pl.col("_order").max().alias("last_stage_order"),
+            pl.col("stage").filter(pl.col("_order").is_not_null()).unique().alias("_stages"),
+            ready_time.min().alias("ready_at"),
+            ready_time.max().alias("_last_ready"),
+            pl.col("event").filter(pl.col("_failure")).last().alias("failure_event"),
+            pl.col("time").filter(pl.col("_failure")).last().alias("failure_at"),
+            pl.col("time").filter(pl.col("_order").is_not_null()).max().alias("last_progress"),
+            pl.len().cast(pl.UInt32).alias("events"),
+        )
+        .sort("instance", "cycle")
+    )
+    by_order = {s.order: s.id for s in workflow.stages.values()}
+    now_lit = pl.lit(now, dtype=pl.Datetime("us", "UTC")) if now else pl.col("_last_event")
+    next_start = pl.col("start").shift(-1).over("instance")
+    is_last = next_start.is_null()
+    failed_after_ready = pl.col("failure_at").is_not_null() & (
+        pl.col("ready_at").is_null() | (pl.col("failure_at") >= pl.col("_last_ready"))
+    )
+    quiet_for = (now_lit - pl.col("last_progress").fill_null(pl.col("start"))).dt.total_seconds()
+    outcome = (
+        pl.when(failed_after_ready)
+        .then(pl.lit("failed"))
+        .when(pl.col("ready_at").is_not_null())
+        .then(pl.lit("ready"))
+        .when(~is_last)
+        .then(pl.lit("failed"))
+        .when(quiet_for > workflow.hang_after_seconds)
+        .then(pl.lit("hung"))
+        .otherwise(pl.lit("running"))
+    )
+    return (
+        cycles.with_columns(
+            end=pl.coalesce(next_start, now_lit),
+            observed_start=pl.col("cycle") != BEFORE_FIRST_BOUNDARY,
+            last_stage=pl.col("last_stage_order").replace_strict(
+                by_order, default=None, return_dtype=pl.String
+            ),
+            stages=pl.col("_stages").list.eval(
+                pl.element().sort_by(
+                    pl.element().replace_strict(orders, default=None, return_dtype=pl.Int32)
+                )
+            ),
+            outcome=outcome,
+        )
+        .with_columns(
+            seconds=(pl.col("end") - pl.col("start")).dt.total_microseconds() / 1e6,
+        )
+        .select(list(CYCLE_SCHEMA))
+    )
+
+
+def stage_timings(events: pl.DataFrame, cycles: pl.DataFrame, workflow: Workflow) -> pl.DataFrame:
+    """Time spent in each stage of each cycle: from entering it to entering the next one."""
+    orders = workflow.stage_orders
+    entered = (
+        events.filter(pl.col("stage").is_not_null())
+        .group_by(pl.col("instance").cast(pl.String), "cycle", pl.col("stage").cast(pl.String))
+        .agg(pl.col("time").min().alias("entered"))
+        .with_columns(
+            order=pl.col("stage").replace_strict(orders, default=None, return_dtype=pl.Int32)
+        )
+        .sort("instance", "cycle", "order")
+    )
+    return (
+        entered.join(cycles.select("instance", "cycle", "end"), on=["instance", "cycle"])
+        .with_columns(
+            left=pl.coalesce(pl.col("entered").shift(-1).over("instance", "cycle"), pl.col("end"))
+        )
+        .with_columns(seconds=(pl.col("left") - pl.col("entered")).dt.total_microseconds() / 1e6)
+        .select("instance", "cycle", "stage", "order", "entered", "left", "seconds")
+    )

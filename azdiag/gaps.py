@@ -1,0 +1,135 @@
+"""Silences in sources that are expected to write on a cadence (heartbeats, health probes).
+
+Each gap is classified: explained by planned-stop evidence before it or not, at or beyond the
+host agent's restart threshold or not, and mapped to the workflow stage in effect when it began.
+A source silent up to the end of the collection has an open gap ending "now".
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import polars as pl
+
+from azdiag.workflow import Cadence, Workflow
+
+GAP_SCHEMA = {
+    "instance": pl.String,
+    "kind": pl.String,
+    "beat": pl.String,
+    "start": pl.Datetime("us", "UTC"),
+    "end": pl.Datetime("us", "UTC"),
+    "seconds": pl.Float64,
+    "open": pl.Boolean,
+    "planned": pl.Boolean,
+    "planned_by": pl.String,
+    "beyond_restart_threshold": pl.Boolean,
+    "cycle": pl.UInt32,
+    "stage": pl.String,
+}
+
+
+def find_gaps(events: pl.DataFrame, workflow: Workflow, now: datetime | None) -> pl.DataFrame:
+    """All gaps of all cadenced sources, ordered by (instance, start, kind)."""
+    frames = [
+        frame
+        for cadence in workflow.cadences
+        if not cadence.never_a_gap and cadence.note_after_seconds > 0
+        for frame in [_gaps_of(events, cadence, now)]
+        if frame.height
+    ]
+    if not frames:
+        return pl.DataFrame(schema=GAP_SCHEMA)
+    gaps = pl.concat(frames, how="vertical")
+    gaps = _mark_planned(gaps.sort("end"), events, workflow)
+    gaps = _stage_at_start(gaps.sort("start"), events, workflow)
+    return gaps.sort("instance", "start", "kind").select(list(GAP_SCHEMA))
+
+
+def _gaps_of(events: pl.DataFrame, cadence: Cadence, now: datetime | None) -> pl.DataFrame:
+    condition = pl.col("kind").cast(pl.String) == cadence.kind
+    if cadence.event:
+        condition &= pl.col("event").cast(pl.String) == cadence.event
+    beats = events.filter(condition).select(pl.col("instance").cast(pl.String), "time", "cycle")
+    if beats.height == 0:
+        return pl.DataFrame()
+    group = ["instance", "cycle"] if cadence.per_cycle else ["instance"]
+    previous = pl.col("time").shift(1).over(group)
+    inner = beats.with_columns(start=previous, end=pl.col("time"), open=pl.lit(False)).filter(
+        (pl.col("end") - pl.col("start")).dt.total_seconds(fractional=True)
+        > cadence.note_after_seconds
+    )
+    parts = [inner.select("instance", "start", "end", "open")]
+    if now is not None and not cadence.per_cycle:
+        last = beats.group_by("instance").agg(pl.col("time").max().alias("start"))
+        still = last.with_columns(
+            end=pl.lit(now, dtype=pl.Datetime("us", "UTC")), open=pl.lit(True)
+        ).filter(
+            (pl.col("end") - pl.col("start")).dt.total_seconds(fractional=True)
+            > cadence.note_after_seconds
+        )
+        parts.append(still.select("instance", "start", "end", "open"))
+    threshold = cadence.restart_after_seconds
+    return (
+        pl.concat(parts)
+        .with_columns(
+            kind=pl.lit(cadence.kind),
+            beat=pl.lit(cadence.event or "any record"),
+            seconds=(pl.col("end") - pl.col("start")).dt.total_microseconds() / 1e6,
+        )
+        .with_columns(
+            beyond_restart_threshold=(pl.col("seconds") >= threshold)
+            if threshold
+            else pl.lit(False)
+        )
+    )
+
+
+def _mark_planned(gaps: pl.DataFrame, events: pl.DataFrame, workflow: Workflow) -> pl.DataFrame:
+    """A gap is planned when planned-stop evidence stands shortly before it or inside it."""
+    evidence = (
+        events.filter(pl.col("event").cast(pl.String).is_in(workflow.planned_evidence))
+        .select(
+            pl.col("instance").cast(pl.String),
+            pl.col("time").alias("_evidence_time"),
+            pl.col("event").cast(pl.String).alias("planned_by"),
+        )
+        .sort("_evidence_time")
+    )
+    window = workflow.planned_window_seconds
+    joined = gaps.join_asof(
+        evidence, left_on="end", right_on="_evidence_time", by="instance", strategy="backward"
+    )
+    explained = (
+        (pl.col("_evidence_time") - pl.col("start")).dt.total_seconds(fractional=True) >= -window
+    ).fill_null(False)
+    return joined.with_columns(
+        planned=explained, planned_by=pl.when(explained).then(pl.col("planned_by"))
+    ).drop("_evidence_time")
+
+
+def _stage_at_start(gaps: pl.DataFrame, events: pl.DataFrame, workflow: Workflow) -> pl.DataFrame:
+    """The cycle and the furthest stage it had reached when the gap began."""
+    orders = workflow.stage_orders
+    by_order = {s.order: s.id for s in workflow.stages.values()}
+    progress = (
+        events.select(
+            pl.col("instance").cast(pl.String),
+            pl.col("time").alias("_at"),
+            pl.col("cycle").alias("_cycle"),
+            pl.col("stage")
+            .cast(pl.String)
+            .replace_strict(orders, default=None, return_dtype=pl.Int32)
+            .alias("_order"),
+        )
+        .with_columns(pl.col("_order").cum_max().over("instance", "_cycle"))
+        .sort("_at")
+    )
+    return (
+        gaps.join_asof(progress, left_on="start", right_on="_at", by="instance")
+        .with_columns(
+            cycle=pl.col("_cycle"),
+            stage=pl.col("_order").replace_strict(by_order, default=None, return_dtype=pl.String),
+        )
+        .drop("_at", "_cycle", "_order")
+    )

@@ -1,0 +1,237 @@
+"""Message signatures: records -> semantic events (agent start, task exit, OnStart call...).
+
+Signatures are data, written in the format files (``[[signatures]]`` in parsers/*.toml). Each has
+a literal ``keyword`` (a cheap prefilter), an optional ``pattern`` whose named groups become event
+fields, optional raw ``levels``, and the workflow ``stage`` its event belongs to. Per log kind,
+the first signature that matches a record wins. The work is vectorised: one multi-keyword scan
+picks the candidate records, then each signature's literal and regex run only on what is left.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from azdiag.formats import FormatError, FormatSet, LogFormat
+
+#: ``component = "@"`` in a signature means "the component of the log it was found in".
+OWN_COMPONENT = "@"
+
+
+@dataclass(frozen=True)
+class Signature:
+    """One way a message of a log kind is recognised as an event."""
+
+    event: str
+    keyword: str
+    pattern: str | None
+    levels: tuple[str, ...]
+    stage: str | None
+    component: str | None
+    stage_by: tuple[str, dict[str, str]] | None  # (field, value -> stage) e.g. state Ready
+    samples: tuple[dict[str, Any], ...]
+    counter_samples: tuple[dict[str, Any], ...]  # messages that must not give this event
+    format_id: str
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        if not self.pattern:
+            return ()
+        return tuple(re.compile(self.pattern).groupindex)
+
+
+@dataclass
+class SignatureSet:
+    """All signatures, by format id, in matching order."""
+
+    by_format: dict[str, list[Signature]] = field(default_factory=dict)
+
+    @property
+    def field_names(self) -> list[str]:
+        """Every field any signature can capture: the extra columns of the events table."""
+        names = {f for sigs in self.by_format.values() for s in sigs for f in s.fields}
+        return sorted(names)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return (s for sigs in self.by_format.values() for s in sigs)
+
+
+def load_signatures(formats: FormatSet) -> SignatureSet:
+    """Read ``[[signatures]]`` of every format (inherited ones first, see ``extends``)."""
+    result = SignatureSet()
+    for fmt in formats:
+        result.by_format[fmt.id] = [_build(fmt, i, raw) for i, raw in enumerate(fmt.signatures)]
+    return result
+
+
+def _build(fmt: LogFormat, index: int, raw: dict[str, Any]) -> Signature:
+    where = f"{fmt.source_file}: signatures[{index}]"
+    if not raw.get("event") or not (raw.get("keyword") or raw.get("levels")):
+        raise FormatError(f"{where} needs an 'event' and a literal 'keyword' (or 'levels')")
+    pattern = raw.get("pattern")
+    if pattern:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise FormatError(f"{where} pattern does not compile: {exc}") from exc
+    stage_by = None
+    if "stage_by" in raw:
+        table = raw["stage_by"]
+        stage_by = (table["field"], dict(table["map"]))
+    return Signature(
+        event=raw["event"],
+        keyword=raw.get("keyword", ""),
+        pattern=pattern,
+        levels=tuple(raw.get("levels", ())),
+        stage=raw.get("stage"),
+        component=raw.get("component"),
+        stage_by=stage_by,
+        samples=tuple(raw.get("samples", ())),
+        counter_samples=tuple(raw.get("counter_samples", ())),
+        format_id=fmt.id,
+    )
+
+
+def classify(
+    events: pl.DataFrame,
+    formats: FormatSet,
+    signatures: SignatureSet,
+    stage_components: dict[str, str],
+    *,
+    first_records: bool = True,
+) -> pl.DataFrame:
+    """Add ``event``, ``stage``, ``component`` and the signature field columns to ``events``.
+
+    ``stage_components`` gives the default component letter of each stage id;
+    ``first_records=False`` skips the first-record events (for single-line checks).
+    """
+    height = events.height
+    columns: dict[str, _Column] = {
+        name: _Column(height) for name in ("event", "stage", "component", *signatures.field_names)
+    }
+    kind_to_format = {f.kind: f for f in formats}
+    for kind in events["kind"].unique().drop_nulls().to_list():
+        fmt = kind_to_format.get(kind)
+        sigs = signatures.by_format.get(fmt.id, []) if fmt else []
+        if not sigs:
+            continue
+        positions = (events["kind"] == kind).arg_true()
+        _classify_kind(events, positions, fmt, sigs, columns, stage_components)  # type: ignore[arg-type]
+    added = [col.series(name) for name, col in columns.items()]
+    classified = events.with_columns(added)
+    for fmt in formats if first_records else ():
+        if fmt.first_record_event:
+            classified = _mark_first_records(classified, fmt, signatures, stage_components)
+    return classified.with_columns(pl.col("event", "stage", "component").cast(pl.Categorical))
+
+
+def _mark_first_records(
+    events: pl.DataFrame, fmt: LogFormat, signatures: SignatureSet, components: dict[str, str]
+) -> pl.DataFrame:
+    """Give the first record of each file of ``fmt`` its ``first_record_event``.
+
+    For logs written anew at each process start (the bootstrapper's), the file's first record
+    *is* the start, whatever its wording; files whose start line a signature already recognised
+    are left alone.
+    """
+    event = fmt.first_record_event
+    model = next((s for s in signatures.by_format.get(fmt.id, []) if s.event == event), None)
+    stage = model.stage if model else None
+    component = (model.component if model else None) or components.get(stage or "", None)
+    rows = events.with_row_index("_row").filter(pl.col("kind") == fmt.kind)
+    recognised = rows.filter(pl.col("event") == event)["file"].unique().implode()
+    firsts = (
+        rows.filter(~pl.col("file").is_in(recognised))
+        .group_by("file")
+        .agg(pl.col("_row").sort_by("line").first())["_row"]
+    )
+    if firsts.len() == 0:
+        return events
+    chosen = pl.int_range(pl.len()).is_in(firsts.implode())
+    return events.with_columns(
+        event=pl.when(chosen).then(pl.lit(event)).otherwise(pl.col("event")),
+        stage=pl.when(chosen).then(pl.lit(stage, pl.String)).otherwise(pl.col("stage")),
+        component=pl.when(chosen).then(pl.lit(component, pl.String)).otherwise(pl.col("component")),
+    )
+
+
+class _Column:
+    """A full-length string column filled by position, built once at the end."""
+
+    def __init__(self, height: int) -> None:
+        self.height = height
+        self.parts: list[tuple[pl.Series, pl.Series]] = []
+
+    def put(self, positions: pl.Series, values: pl.Series) -> None:
+        self.parts.append((positions, values.cast(pl.String)))
+
+    def series(self, name: str) -> pl.Series:
+        column = pl.Series(name, [None] * self.height, dtype=pl.String)
+        for positions, values in self.parts:
+            column.scatter(positions, values)
+        return column
+
+
+def _classify_kind(
+    events: pl.DataFrame,
+    positions: pl.Series,
+    fmt: LogFormat,
+    sigs: list[Signature],
+    columns: dict[str, _Column],
+    stage_components: dict[str, str],
+) -> None:
+    messages = events["message"].gather(positions)
+    levels = events["level_raw"].gather(positions).cast(pl.String)
+    keywords = sorted({s.keyword for s in sigs if s.keyword})
+    unclassified = messages.str.contains_any(keywords).fill_null(False)
+    level_only = sorted({lvl for s in sigs if not s.keyword for lvl in s.levels})
+    if level_only:
+        unclassified |= levels.is_in(level_only).fill_null(False)
+    for sig in sigs:
+        remaining = unclassified.arg_true()  # indices into this kind's rows
+        if remaining.len() == 0:
+            break
+        hit = pl.repeat(True, remaining.len(), eager=True)
+        if sig.keyword:
+            texts = messages.gather(remaining)
+            hit = texts.str.contains(sig.keyword, literal=True).fill_null(False)
+        if sig.levels:
+            hit &= levels.gather(remaining).is_in(list(sig.levels)).fill_null(False)
+        if not hit.any():
+            continue
+        local = remaining.filter(hit)
+        captured: pl.DataFrame | None = None
+        if sig.pattern:
+            texts = messages.gather(local)
+            matched = texts.str.contains(sig.pattern).fill_null(False)
+            if sig.fields:
+                captured = texts.str.extract_groups(sig.pattern).struct.unnest()
+            local = local.filter(matched)
+            if captured is not None:
+                captured = captured.filter(matched)
+        if local.len() == 0:
+            continue
+        rows = positions.gather(local)
+        columns["event"].put(rows, pl.repeat(sig.event, local.len(), eager=True))
+        component = fmt.component if sig.component == OWN_COMPONENT else sig.component
+        stage = pl.repeat(sig.stage, local.len(), eager=True, dtype=pl.String)
+        if sig.stage_by and captured is not None and sig.stage_by[0] in captured.columns:
+            field_name, mapping = sig.stage_by
+            stage = captured[field_name].replace_strict(
+                mapping, default=sig.stage, return_dtype=pl.String
+            )
+        columns["stage"].put(rows, stage)
+        if component:
+            columns["component"].put(rows, pl.repeat(component, local.len(), eager=True))
+        else:
+            columns["component"].put(
+                rows,
+                stage.replace_strict(stage_components, default=None, return_dtype=pl.String),
+            )
+        if captured is not None:
+            for name in captured.columns:
+                columns[name].put(rows, captured[name])
+        unclassified.scatter(local, False)

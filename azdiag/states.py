@@ -1,0 +1,58 @@
+"""Reported role states as intervals: Ready from 09:31 to 11:02, then Busy until "now"."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import polars as pl
+
+STATE_SCHEMA = {
+    "instance": pl.String,
+    "state": pl.String,
+    "detail": pl.String,
+    "start": pl.Datetime("us", "UTC"),
+    "end": pl.Datetime("us", "UTC"),
+    "seconds": pl.Float64,
+    "reports": pl.UInt32,
+    "open": pl.Boolean,
+}
+
+
+def build_states(events: pl.DataFrame, now: datetime | None) -> pl.DataFrame:
+    """One row per run of identical reported states; the last run of an instance ends "now"."""
+    if "state" not in events.columns:
+        return pl.DataFrame(schema=STATE_SCHEMA)
+    reports = events.filter(
+        (pl.col("event").cast(pl.String) == "state") & pl.col("state").is_not_null()
+    ).select(
+        pl.col("instance").cast(pl.String),
+        "time",
+        pl.col("state").str.to_titlecase().alias("state"),
+        pl.col("detail") if "detail" in events.columns else pl.lit(None, pl.String).alias("detail"),
+    )
+    if reports.height == 0:
+        return pl.DataFrame(schema=STATE_SCHEMA)
+    now_lit = pl.lit(now, dtype=pl.Datetime("us", "UTC")) if now else pl.col("_last")
+    runs = (
+        reports.with_columns(
+            _run=(pl.col("state") != pl.col("state").shift(1))
+            .fill_null(True)
+            .cum_sum()
+            .over("instance")
+        )
+        .group_by("instance", "_run", maintain_order=True)
+        .agg(
+            pl.col("state").first(),
+            pl.col("detail").drop_nulls().first(),
+            pl.col("time").min().alias("start"),
+            pl.col("time").max().alias("_last"),
+            pl.len().cast(pl.UInt32).alias("reports"),
+        )
+        .sort("instance", "start")
+    )
+    next_start = pl.col("start").shift(-1).over("instance")
+    return (
+        runs.with_columns(end=pl.coalesce(next_start, now_lit), open=next_start.is_null())
+        .with_columns(seconds=(pl.col("end") - pl.col("start")).dt.total_microseconds() / 1e6)
+        .select(list(STATE_SCHEMA))
+    )

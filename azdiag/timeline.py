@@ -1,0 +1,117 @@
+"""The timeline reconstructor: parsed events -> classified events, cycles, states and gaps.
+
+The events come ordered by (time, file, line) across all sources; here they get their semantic
+``event`` kind, workflow ``stage`` and ``cycle``. Everything time-relative uses "now" = the
+newest line of the collection, and the timeline says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import polars as pl
+
+from azdiag.cycles import assign_cycles, build_cycles, stage_timings
+from azdiag.formats import FormatSet
+from azdiag.gaps import find_gaps
+from azdiag.signatures import SignatureSet, classify, load_signatures
+from azdiag.states import build_states
+from azdiag.workflow import Workflow, load_workflow
+
+#: A file whose times sit this close to a whole number of hours away from the other sources'
+#: is reported as possibly written in another time zone.
+_SHIFT_TOLERANCE_SECONDS = 180
+
+
+@dataclass
+class Timeline:
+    events: pl.DataFrame
+    cycles: pl.DataFrame
+    stage_times: pl.DataFrame
+    states: pl.DataFrame
+    gaps: pl.DataFrame
+    now: datetime | None
+    warnings: list[str] = field(default_factory=list)
+
+
+def build_timeline(
+    events: pl.DataFrame,
+    formats: FormatSet,
+    *,
+    now: datetime | None,
+    workflow: Workflow | None = None,
+    signatures: SignatureSet | None = None,
+) -> Timeline:
+    """Reconstruct the story of every instance in ``events`` (see the module docstring)."""
+    workflow = workflow or load_workflow()
+    signatures = signatures or load_signatures(formats)
+    classified = classify(events, formats, signatures, workflow.stage_components)
+    classified = assign_cycles(classified, workflow)
+    cycles = build_cycles(classified, workflow, now)
+    warnings = shifted_clock_warnings(classified)
+    if now is not None:
+        warnings.append(
+            f"'now' is the newest line of the collection ({now:%Y-%m-%d %H:%M:%S} UTC): "
+            "whatever is still open is open at that time"
+        )
+    return Timeline(
+        events=classified,
+        cycles=cycles,
+        stage_times=stage_timings(classified, cycles, workflow),
+        states=build_states(classified, now),
+        gaps=find_gaps(classified, workflow, now),
+        now=now,
+        warnings=warnings,
+    )
+
+
+def shifted_clock_warnings(events: pl.DataFrame) -> list[str]:
+    """Files whose whole time range looks shifted by whole hours against their instance.
+
+    Ordering constraint used: the bootstrapper and host logs of an instance are written while its
+    guest agent runs, so their records must fall inside the guest agent's time range. A file
+    entirely outside it, that would fit after a shift by a whole number of hours, is most likely
+    written in local time.
+    """
+    if events.height == 0:
+        return []
+    spans = events.group_by(
+        pl.col("instance").cast(pl.String), pl.col("file").cast(pl.String), pl.col("kind")
+    ).agg(pl.col("time").min().alias("first"), pl.col("time").max().alias("last"))
+    agents = (
+        spans.filter(pl.col("kind").cast(pl.String).is_in(["WaAppAgent", "AppAgentRuntime"]))
+        .group_by("instance")
+        .agg(pl.col("first").min().alias("a_first"), pl.col("last").max().alias("a_last"))
+    )
+    others = spans.filter(
+        ~pl.col("kind").cast(pl.String).is_in(["WaAppAgent", "AppAgentRuntime"])
+    ).join(agents, on="instance")
+    warnings = []
+    for row in others.iter_rows(named=True):
+        if row["first"] >= row["a_first"] and row["last"] <= row["a_last"]:
+            continue
+        outside = max(
+            (row["a_first"] - row["first"]).total_seconds(),
+            (row["last"] - row["a_last"]).total_seconds(),
+        )
+        sign = 1 if row["last"] > row["a_last"] else -1
+        hours = round(outside / 3600)
+        if hours == 0:
+            continue
+        for shift in range(hours, hours + 2):
+            delta = shift * 3600 * sign
+            first = row["first"].timestamp() - delta
+            last = row["last"].timestamp() - delta
+            slack = _SHIFT_TOLERANCE_SECONDS
+            if (
+                first >= row["a_first"].timestamp() - slack
+                and last <= row["a_last"].timestamp() + slack
+            ):
+                warnings.append(
+                    f"{row['file']}: its times fall outside the guest agent's for "
+                    f"{row['instance']} but fit when shifted by {-sign * shift:+d} h; "
+                    "it may be written in local time (see --tz)"
+                )
+                break
+    return sorted(warnings)
