@@ -3,7 +3,7 @@
 A cycle opens at a boundary event (agent start, container start, new bootstrapper generation;
 the ranks are data in rules/workflow/stages.toml). Its progress is the highest workflow stage
 its events reached, its outcome one of ready / failed / hung / running, where "now" for the last
-cycle is the newest line of the collection.
+cycle is the newest line of the instance's files (see timeline.instance_ends).
 """
 
 from __future__ import annotations
@@ -68,9 +68,13 @@ def assign_cycles(events: pl.DataFrame, workflow: Workflow) -> pl.DataFrame:
     is_start = pl.repeat(False, events.height, eager=True)
     if starts:
         is_start.scatter(starts, True)
-    return events.with_columns(_start=is_start).with_columns(
-        cycle=pl.col("_start").cast(pl.UInt32).cum_sum().over("instance"),
-    ).drop("_start")
+    return (
+        events.with_columns(_start=is_start)
+        .with_columns(
+            cycle=pl.col("_start").cast(pl.UInt32).cum_sum().over("instance"),
+        )
+        .drop("_start")
+    )
 
 
 def _failure_expr(workflow: Workflow) -> pl.Expr:
@@ -86,7 +90,7 @@ def _failure_expr(workflow: Workflow) -> pl.Expr:
     return pl.any_horizontal(conditions) if conditions else pl.lit(False)
 
 
-def build_cycles(events: pl.DataFrame, workflow: Workflow, now: datetime | None) -> pl.DataFrame:
+def build_cycles(events: pl.DataFrame, workflow: Workflow, ends: pl.DataFrame) -> pl.DataFrame:
     """One row per (instance, cycle); ``events`` must carry ``cycle`` (see assign_cycles)."""
     if events.height == 0:
         return pl.DataFrame(schema=CYCLE_SCHEMA)
@@ -114,31 +118,35 @@ def build_cycles(events: pl.DataFrame, workflow: Workflow, now: datetime | None)
             pl.col("_order").max().alias("last_stage_order"),
             pl.col("stage").filter(pl.col("_order").is_not_null()).unique().alias("_stages"),
             ready_time.min().alias("ready_at"),
-            ready_time.max().alias("_last_ready"),
             pl.col("event").filter(pl.col("_failure")).last().alias("failure_event"),
             pl.col("time").filter(pl.col("_failure")).last().alias("failure_at"),
             pl.col("time").filter(pl.col("_order").is_not_null()).max().alias("last_progress"),
             pl.len().cast(pl.UInt32).alias("events"),
         )
         .sort("instance", "cycle")
+        .join(ends, on="instance", how="left")
     )
     by_order = {s.order: s.id for s in workflow.stages.values()}
-    now_lit = pl.lit(now, dtype=pl.Datetime("us", "UTC")) if now else pl.col("_last_event")
+    now_lit = pl.coalesce(pl.col("now"), pl.col("_last_event"))
     next_start = pl.col("start").shift(-1).over("instance")
     is_last = next_start.is_null()
     failed_after_ready = pl.col("failure_at").is_not_null() & (
-        pl.col("ready_at").is_null() | (pl.col("failure_at") >= pl.col("_last_ready"))
+        pl.col("ready_at").is_null() | (pl.col("failure_at") >= pl.col("ready_at"))
     )
     quiet_for = (now_lit - pl.col("last_progress").fill_null(pl.col("start"))).dt.total_seconds()
+    # a finished cycle failed unless it was Ready and nothing failed after; the last cycle of
+    # an instance is hung when it made no progress for hang_after_seconds before "now"
     outcome = (
-        pl.when(failed_after_ready)
+        pl.when(failed_after_ready & ~is_last)
         .then(pl.lit("failed"))
-        .when(pl.col("ready_at").is_not_null())
+        .when(pl.col("ready_at").is_not_null() & ~failed_after_ready)
         .then(pl.lit("ready"))
         .when(~is_last)
         .then(pl.lit("failed"))
         .when(quiet_for > workflow.hang_after_seconds)
         .then(pl.lit("hung"))
+        .when(pl.col("failure_at").is_not_null())
+        .then(pl.lit("failed"))
         .otherwise(pl.lit("running"))
     )
     return (

@@ -7,8 +7,6 @@ A source silent up to the end of the collection has an open gap ending "now".
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import polars as pl
 
 from azdiag.workflow import Cadence, Workflow
@@ -29,13 +27,13 @@ GAP_SCHEMA = {
 }
 
 
-def find_gaps(events: pl.DataFrame, workflow: Workflow, now: datetime | None) -> pl.DataFrame:
+def find_gaps(events: pl.DataFrame, workflow: Workflow, ends: pl.DataFrame) -> pl.DataFrame:
     """All gaps of all cadenced sources, ordered by (instance, start, kind)."""
     frames = [
         frame
         for cadence in workflow.cadences
         if not cadence.never_a_gap and cadence.note_after_seconds > 0
-        for frame in [_gaps_of(events, cadence, now)]
+        for frame in [_gaps_of(events, cadence, ends)]
         if frame.height
     ]
     if not frames:
@@ -46,7 +44,7 @@ def find_gaps(events: pl.DataFrame, workflow: Workflow, now: datetime | None) ->
     return gaps.sort("instance", "start", "kind").select(list(GAP_SCHEMA))
 
 
-def _gaps_of(events: pl.DataFrame, cadence: Cadence, now: datetime | None) -> pl.DataFrame:
+def _gaps_of(events: pl.DataFrame, cadence: Cadence, ends: pl.DataFrame) -> pl.DataFrame:
     condition = pl.col("kind").cast(pl.String) == cadence.kind
     if cadence.event:
         condition &= pl.col("event").cast(pl.String) == cadence.event
@@ -60,13 +58,15 @@ def _gaps_of(events: pl.DataFrame, cadence: Cadence, now: datetime | None) -> pl
         > cadence.note_after_seconds
     )
     parts = [inner.select("instance", "start", "end", "open")]
-    if now is not None and not cadence.per_cycle:
+    if not cadence.per_cycle:
         last = beats.group_by("instance").agg(pl.col("time").max().alias("start"))
-        still = last.with_columns(
-            end=pl.lit(now, dtype=pl.Datetime("us", "UTC")), open=pl.lit(True)
-        ).filter(
-            (pl.col("end") - pl.col("start")).dt.total_seconds(fractional=True)
-            > cadence.note_after_seconds
+        still = (
+            last.join(ends, on="instance")
+            .with_columns(end=pl.col("now"), open=pl.lit(True))
+            .filter(
+                (pl.col("end") - pl.col("start")).dt.total_seconds(fractional=True)
+                > cadence.note_after_seconds
+            )
         )
         parts.append(still.select("instance", "start", "end", "open"))
     threshold = cadence.restart_after_seconds

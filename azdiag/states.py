@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import polars as pl
 
 STATE_SCHEMA = {
@@ -18,7 +16,7 @@ STATE_SCHEMA = {
 }
 
 
-def build_states(events: pl.DataFrame, now: datetime | None) -> pl.DataFrame:
+def build_states(events: pl.DataFrame, ends: pl.DataFrame) -> pl.DataFrame:
     """One row per run of identical reported states; the last run of an instance ends "now"."""
     if "state" not in events.columns:
         return pl.DataFrame(schema=STATE_SCHEMA)
@@ -32,7 +30,7 @@ def build_states(events: pl.DataFrame, now: datetime | None) -> pl.DataFrame:
     )
     if reports.height == 0:
         return pl.DataFrame(schema=STATE_SCHEMA)
-    now_lit = pl.lit(now, dtype=pl.Datetime("us", "UTC")) if now else pl.col("_last")
+    now_lit = pl.coalesce(pl.col("now"), pl.col("_last"))
     runs = (
         reports.with_columns(
             _run=(pl.col("state") != pl.col("state").shift(1))
@@ -49,6 +47,7 @@ def build_states(events: pl.DataFrame, now: datetime | None) -> pl.DataFrame:
             pl.len().cast(pl.UInt32).alias("reports"),
         )
         .sort("instance", "start")
+        .join(ends, on="instance", how="left")
     )
     next_start = pl.col("start").shift(-1).over("instance")
     return (

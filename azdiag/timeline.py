@@ -48,21 +48,33 @@ def build_timeline(
     signatures = signatures or load_signatures(formats)
     classified = classify(events, formats, signatures, workflow.stage_components)
     classified = assign_cycles(classified, workflow)
-    cycles = build_cycles(classified, workflow, now)
+    ends = instance_ends(classified)
+    cycles = build_cycles(classified, workflow, ends)
     warnings = shifted_clock_warnings(classified)
     if now is not None:
         warnings.append(
-            f"'now' is the newest line of the collection ({now:%Y-%m-%d %H:%M:%S} UTC): "
-            "whatever is still open is open at that time"
+            f"'now' is the newest line of the collection ({now:%Y-%m-%d %H:%M:%S} UTC); for "
+            "what is still open in an instance, the newest line of that instance's files"
         )
     return Timeline(
         events=classified,
         cycles=cycles,
         stage_times=stage_timings(classified, cycles, workflow),
-        states=build_states(classified, now),
-        gaps=find_gaps(classified, workflow, now),
+        states=build_states(classified, ends),
+        gaps=find_gaps(classified, workflow, ends),
         now=now,
         warnings=warnings,
+    )
+
+
+def instance_ends(events: pl.DataFrame) -> pl.DataFrame:
+    """(instance, now): the newest line of each instance's files.
+
+    Instances of one collection are copied from different VMs at slightly different moments,
+    so what is still open in an instance is measured against its own newest line.
+    """
+    return events.group_by(pl.col("instance").cast(pl.String)).agg(
+        pl.col("time").max().alias("now")
     )
 
 
