@@ -1,0 +1,496 @@
+"""The collect stage: what an upload holds, which role instance each log belongs to, in what order.
+
+Uploads are whatever support engineers had at hand: a CollectGuestLogs zip, hand-copied folders
+with drive letters as names, zips in zips, single gzipped files. So logs are found by name
+anywhere (then by sniffing their first lines), everything else is listed with a category so the
+report can say what the collection holds, and each log is put into a role instance from the
+best evidence available (``<Role>_IN_<n>`` in its path or text, a DiagnosticStore folder, its
+neighbours). Reading is delegated to :mod:`azdiag.archive`, which never trusts the input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from azdiag.archive import ArchiveError, Entry, Limits, Location, Reader, walk
+from azdiag.decode import Decoded, binary_category, decode, sniff_head
+
+__all__ = ["CollectError", "Collection", "Limits", "LogSource", "SkippedItem", "discover"]
+
+HEAD_BYTES = 64 << 10  # what is read of a file to sniff its kind and find instance names
+UNASSIGNED = "(unassigned)"
+DEFAULT_INSTANCE = "instance"
+_DEFAULT_LIMITS = Limits()
+
+
+class CollectError(Exception):
+    """The input cannot be used at all (missing, unreadable, a corrupt archive)."""
+
+
+class FormatLookup(Protocol):
+    """What discovery needs of a FormatSet (tests may pass a small fake)."""
+
+    def kind_for_name(self, name: str) -> str | None: ...
+
+    def sniff(self, lines: list[str]) -> str | None: ...
+
+
+@dataclass
+class LogSource:
+    """One log file of the collection, read on demand (archives are not unpacked up front)."""
+
+    display: str  # path relative to the input; archive members as "a.zip!b.zip!x/y.log"
+    name: str  # base name ("WaAppAgent.log" for a "WaAppAgent.log.gz")
+    format_id: str
+    detected_by: str  # "name" | "sniff"
+    instance: str
+    role: str | None
+    generation: int  # 0 = current file, bigger = older
+    size: int  # bytes, decompressed
+    _location: Location | None = field(default=None, repr=False, compare=False)
+    _reader: Reader | None = field(default=None, repr=False, compare=False)
+
+    def read_bytes(self) -> bytes:
+        """The file's raw bytes, decompressed within the collection's limits."""
+        if self._location is None or self._reader is None:
+            raise CollectError(f"{self.display}: this source has no location to read from")
+        try:
+            return self._reader.read(self._location)
+        except ArchiveError as exc:
+            raise CollectError(f"{self.display}: {exc.reason}") from exc
+
+    def load(self) -> Decoded:
+        return decode(self.read_bytes())
+
+
+@dataclass
+class SkippedItem:
+    """A file that is listed but not parsed, and why."""
+
+    display: str
+    category: str
+    reason: str
+
+
+@dataclass
+class Collection:
+    """The inventory of one input: its logs by instance, and everything else it holds."""
+
+    input: str
+    sources: list[LogSource]
+    skipped: list[SkippedItem]
+    warnings: list[str]
+    instances: list[str]
+    config_versions: dict[str, list[int]]
+
+
+def discover(
+    path: str | Path, formats: FormatLookup, *, limits: Limits = _DEFAULT_LIMITS
+) -> Collection:
+    """Inventory a folder, zip, gz or single log file without writing or extracting anything.
+
+    Raises :class:`CollectError` only when the input itself is missing or unusable; problems
+    with single files or members are listed in ``Collection.skipped``.
+    """
+    root = str(path)
+    try:
+        st = os.stat(root)
+    except FileNotFoundError as exc:
+        raise CollectError(f"{root}: no such file or folder") from exc
+    except OSError as exc:
+        raise CollectError(f"{root}: cannot access it ({exc.strerror or exc})") from exc
+    if not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
+        raise CollectError(f"{root}: not a folder, .zip, .gz or regular file")
+    reader = Reader(limits)
+    builder = _Builder(formats, reader)
+    with reader.session():
+        try:
+            for entry in walk(root, reader):
+                builder.add(entry)
+        except ArchiveError as exc:
+            raise CollectError(f"{root}: {exc.reason}") from exc
+    if stat.S_ISREG(st.st_mode):
+        top = os.path.basename(os.path.normpath(root))
+        for item in builder.skipped:
+            if item.display == top and item.category in _FATAL_FOR_ROOT:
+                raise CollectError(f"{root}: {item.reason}")
+    return builder.finish(root)
+
+
+_FATAL_FOR_ROOT = {"unreadable", "corrupt-archive", "corrupt-member", "too-large", "too-deep"}
+
+# -- what a file is, by name and by content -------------------------------------------------
+
+_IIS_NAME = re.compile(r"^(?:u_)?(?:ex|in|nc)\d{4,}.*\.log$|^httperr\d*\.log$")
+_IIS_FOLDER = re.compile(r"^(?:w3svc\d*|httperr|failedreqlogfiles)$")
+_CONFIG_NAME = re.compile(
+    r"^.+\.(?P<role>[A-Za-z][A-Za-z0-9_-]*?)_IN_(?P<n>\d+)\.(?P<version>\d+)\.xml$", re.IGNORECASE
+)
+_EXT_CATEGORY = {
+    ".evtx": ("windows-event-log", "Windows event log: listed, not parsed yet"),
+    ".etl": ("etw-trace", "ETW trace: listed, not parsed yet"),
+    ".dmp": ("crash-dump", "crash dump: listed, not analysed"),
+    ".mdmp": ("crash-dump", "crash dump: listed, not analysed"),
+    ".hdmp": ("crash-dump", "crash dump: listed, not analysed"),
+    ".cscfg": ("config-xml", "service configuration: listed, not parsed yet"),
+    ".csdef": ("config-xml", "service definition: listed, not parsed yet"),
+    ".config": ("config-xml", ".NET configuration: listed, not parsed yet"),
+}
+_ARCHIVE_EXTS = (".7z", ".rar", ".tar", ".tgz", ".cab", ".bz2", ".xz")
+_PROGRAM_EXTS = (".exe", ".dll", ".pdb", ".sys", ".msi", ".cat")
+_OS_METADATA = {".ds_store", "thumbs.db", "desktop.ini"}
+
+
+def _category_by_name(parts: list[str], name: str) -> tuple[str, str] | None:
+    """The inventory category a file's name (or folder) gives, for files that are not logs."""
+    lower = name.lower()
+    folders = [p.lower() for p in parts[:-1]]
+    ext = os.path.splitext(lower)[1]
+    if "__macosx" in folders or lower.startswith("._") or lower in _OS_METADATA:
+        return "os-metadata", "operating-system metadata, not a log"
+    if ext in _EXT_CATEGORY:
+        return _EXT_CATEGORY[ext]
+    if _IIS_NAME.match(lower) or any(_IIS_FOLDER.match(f) for f in folders):
+        return "iis-log", "IIS log: listed, not parsed yet"
+    if (
+        _CONFIG_NAME.match(name)
+        or lower == "rolemodel.xml"
+        or (ext == ".xml" and "config" in folders)
+    ):
+        return "config-xml", "role configuration: listed, not parsed yet (its version is noted)"
+    if ext in _ARCHIVE_EXTS:
+        return "unsupported-archive", f"{ext} archives are not read: unpack it or re-pack as .zip"
+    if ext in _PROGRAM_EXTS:
+        return "binary", "program file"
+    return None
+
+
+def _category_by_content(head: bytes, lines: list[str]) -> tuple[str, str] | None:
+    binary = binary_category(head)
+    if binary:
+        category, what = binary
+        return category, what if category == "binary" else f"{what}: listed, not parsed"
+    first = next((line for line in lines if line.strip()), "")
+    if first.startswith(("#Software: Microsoft Internet Information", "#Software: Microsoft HTTP")):
+        return "iis-log", "IIS log: listed, not parsed yet"
+    return None
+
+
+# -- role instances ------------------------------------------------------------------------
+
+# "_IN_" is matched as written (upper case) so that words like "sign_in_2" are not taken.
+_INSTANCE = re.compile(r"(?<![A-Za-z0-9_-])([A-Za-z][A-Za-z0-9_-]*?)_IN_(\d+)(?!\d)")
+_DIAGNOSTIC_STORE = re.compile(r"^(?:.*\.)?([A-Za-z][A-Za-z0-9_-]*)\.DiagnosticStore$", re.I)
+_INSTANCE_NAME = re.compile(r"^(.+)_IN_\d+$")
+
+_Instance = tuple[str, int]  # (role as written, instance number)
+
+
+def _split_display(display: str) -> list[str]:
+    return [p for p in re.split(r"[/!]", display) if p]
+
+
+def _instance_in_path(parts: list[str]) -> _Instance | None:
+    """The nearest ``<Role>_IN_<n>`` in a path (the file name included)."""
+    for part in reversed(parts):
+        found = _INSTANCE.findall(part)
+        if found:
+            role, n = found[-1]
+            return role, int(n)
+    return None
+
+
+def _instance_in_text(lines: list[str]) -> _Instance | None:
+    """The ``<Role>_IN_<n>`` named most often in a file's head (first seen wins ties)."""
+    counts: dict[tuple[str, int], int] = {}
+    spelled: dict[tuple[str, int], str] = {}
+    for line in lines:
+        for role, n in _INSTANCE.findall(line):
+            key = (role.lower(), int(n))
+            counts[key] = counts.get(key, 0) + 1
+            spelled.setdefault(key, role)
+    if not counts:
+        return None
+    key = max(counts, key=lambda k: counts[k])  # max keeps the first of equal counts
+    return spelled[key], key[1]
+
+
+def _role_in_path(parts: list[str]) -> str | None:
+    for part in reversed(parts[:-1]):
+        match = _DIAGNOSTIC_STORE.match(part)
+        if match:
+            return match.group(1)
+    return None
+
+
+# -- generations ---------------------------------------------------------------------------
+
+_OLD = re.compile(r"^.+\.log\.old(\d*)$")
+_NUMBERED = re.compile(r"^.+\.log\.(\d{1,6})$|^.+\.(\d{1,3})\.log$")
+_STAMPED = re.compile(
+    r"^.+?[._-](\d{4}-?\d{2}-?\d{2}"  # date, then an optional time of day
+    r"(?:[t_ .-]?\d{2}[-:.]?\d{2}(?:[-:.]?\d{2})?(?:[.,]?\d+)?)?)\.log$"
+)
+_OTHER_SUFFIX = re.compile(r"^.+\.log\.[^.]+$")
+
+
+def _age(name: str) -> tuple[str, int | str]:
+    """How a file name marks its generation: current, numbered (.old/.N/.oldN) or stamped."""
+    lower = name.lower()
+    if match := _OLD.match(lower):
+        return "numbered", max(int(match.group(1) or 1), 1)
+    if match := _STAMPED.match(lower):
+        return "stamped", re.sub(r"\D", "", match.group(1)).ljust(20, "0")
+    if match := _NUMBERED.match(lower):
+        return "numbered", max(int(match.group(1) or match.group(2)), 1)
+    if _OTHER_SUFFIX.match(lower):
+        return "numbered", 1
+    return "current", 0
+
+
+def _generations(names: list[str]) -> list[int]:
+    """Generation numbers for the files of one (instance, format): 0 current, bigger older.
+
+    .old is 1 and .N / .oldN are N; timestamped names rank newest first, after the numbered
+    ones when a current file exists (else the newest stamped file is the current one).
+    """
+    ages = [_age(n) for n in names]
+    literal = [int(v) for kind, v in ages if kind != "stamped"]
+    has_current = any(kind == "current" for kind, _ in ages)
+    stamps = sorted({str(v) for kind, v in ages if kind == "stamped"}, reverse=True)
+    base = (max(literal) + 1) if has_current else 0
+    return [base + stamps.index(str(v)) if kind == "stamped" else int(v) for kind, v in ages]
+
+
+# -- building the collection ---------------------------------------------------------------
+
+
+@dataclass
+class _Found:
+    """A log being collected, and the evidence that places it in an instance."""
+
+    source: LogSource  # instance, role and generation are filled in by _Builder.finish
+    parts: list[str]  # its display path, split at folders and archives
+    explicit: _Instance | None  # from the path, else the text
+    role_hint: str | None  # from a DiagnosticStore folder
+    fingerprint: bytes  # of its head, to spot the same file found twice
+
+
+class _Builder:
+    """Accumulates entries from the walk, then groups and orders them."""
+
+    def __init__(self, formats: FormatLookup, reader: Reader) -> None:
+        self.formats = formats
+        self.reader = reader
+        self.found: list[_Found] = []
+        self.skipped: list[SkippedItem] = []
+        self.configs: list[tuple[list[str], _Instance, int]] = []
+
+    def skip(self, display: str, category: str, reason: str) -> None:
+        self.skipped.append(SkippedItem(display, category, reason))
+
+    def add(self, entry: Entry) -> None:
+        if entry.problem or entry.location is None:
+            category, reason = entry.problem or ("unreadable", "no location")
+            self.skip(entry.display, category, reason)
+            return
+        parts = _split_display(entry.display)
+        fmt = self.formats.kind_for_name(entry.name)
+        if fmt:
+            self._accept(entry, parts, fmt, "name", None)
+            return
+        by_name = _category_by_name(parts, entry.name)
+        if by_name:
+            config = _CONFIG_NAME.match(entry.name)
+            if config:
+                instance = (config.group("role"), int(config.group("n")))
+                self.configs.append((parts, instance, int(config.group("version"))))
+            self.skip(entry.display, *by_name)
+            return
+        try:
+            head = self.reader.read(entry.location, HEAD_BYTES)
+        except ArchiveError as exc:
+            self.skip(entry.display, exc.category, exc.reason)
+            return
+        if not head:
+            self.skip(entry.display, "empty", "empty file: nothing to parse")
+            return
+        lines = sniff_head(head)
+        by_content = _category_by_content(head, lines)
+        if by_content:
+            self.skip(entry.display, *by_content)
+            return
+        fmt = self.formats.sniff(lines)
+        if not fmt:
+            self.skip(entry.display, "unrecognised-text", "text in no known log format")
+            return
+        self._accept(entry, parts, fmt, "sniff", head)
+
+    def _accept(
+        self, entry: Entry, parts: list[str], fmt: str, detected_by: str, head: bytes | None
+    ) -> None:
+        loc = entry.location
+        assert loc is not None
+        try:
+            if loc.steps:  # read archive members whole now: corruption and bombs show here
+                size, head = self.reader.verify(loc, HEAD_BYTES)
+            else:
+                size = entry.size or 0
+                if head is None and size:
+                    head = self.reader.read(loc, HEAD_BYTES)
+        except ArchiveError as exc:
+            self.skip(entry.display, exc.category, exc.reason)
+            return
+        if not size or not head:
+            self.skip(entry.display, "empty", "empty file: nothing to parse")
+            return
+        explicit = _instance_in_path(parts) or _instance_in_text(sniff_head(head, 200))
+        fingerprint = hashlib.blake2b(head, digest_size=16).digest()
+        source = LogSource(entry.display, entry.name, fmt, detected_by, "", None, 0, size)
+        source._location, source._reader = loc, self.reader
+        self.found.append(_Found(source, parts, explicit, _role_in_path(parts), fingerprint))
+
+    def finish(self, root: str) -> Collection:
+        warnings: list[str] = []
+        roles = _RoleNames(
+            [f.explicit[0] for f in self.found if f.explicit]
+            + [f.role_hint for f in self.found if f.role_hint]
+            + [inst[0] for _, inst, _ in self.configs]
+        )
+        placed = _place(self.found, self.configs, roles, warnings)
+        by_group: dict[tuple[str, str], list[LogSource]] = {}
+        for found, (instance, role) in zip(self.found, placed, strict=True):
+            found.source.instance, found.source.role = instance, role
+            by_group.setdefault((instance, found.source.format_id), []).append(found.source)
+        for members in by_group.values():
+            numbers = _generations([s.name for s in members])
+            for source, number in zip(members, numbers, strict=True):
+                source.generation = number
+        sources = sorted(
+            (f.source for f in self.found),
+            key=lambda s: (s.instance, s.format_id, s.generation, s.display),
+        )
+        warnings.extend(_copies(self.found))
+        versions: dict[str, set[int]] = {}
+        for _, inst, version in self.configs:
+            versions.setdefault(roles.instance(inst), set()).add(version)
+        config_versions = {k: sorted(v) for k, v in sorted(versions.items())}
+        instances = sorted({s.instance for s in sources} | set(config_versions))
+        skipped = sorted(self.skipped, key=lambda s: (s.display, s.category))
+        return Collection(root, sources, skipped, warnings, instances, config_versions)
+
+
+class _RoleNames:
+    """One spelling per role name, whatever case each piece of evidence used."""
+
+    def __init__(self, spellings: list[str]) -> None:
+        self._canon: dict[str, str] = {}
+        for spelling in sorted(set(spellings)):
+            self._canon.setdefault(spelling.lower(), spelling)
+
+    def role(self, spelling: str) -> str:
+        return self._canon.get(spelling.lower(), spelling)
+
+    def instance(self, inst: _Instance) -> str:
+        return f"{self.role(inst[0])}_IN_{inst[1]}"
+
+
+def _place(
+    found: list[_Found],
+    configs: list[tuple[list[str], _Instance, int]],
+    roles: _RoleNames,
+    warnings: list[str],
+) -> list[tuple[str, str | None]]:
+    """(instance, role) for each found log, from its own evidence, else its neighbours'.
+
+    Explicit names first; then DiagnosticStore files join the one instance of their role (or a
+    role-named instance when none is known); then files with no marker join the instance of the
+    nearest folder whose files name exactly one, or the only instance; else "(unassigned)".
+    """
+    evidence: list[tuple[list[str], str]] = [(p, roles.instance(i)) for p, i, _ in configs]
+    placed: dict[int, tuple[str, str | None]] = {}
+    for i, f in enumerate(found):
+        if f.explicit:
+            placed[i] = (roles.instance(f.explicit), roles.role(f.explicit[0]))
+            evidence.append((f.parts, placed[i][0]))
+    index = _index(evidence)
+    hinted: list[tuple[list[str], str]] = []
+    for i, f in enumerate(found):
+        if i not in placed and f.role_hint:
+            role = roles.role(f.role_hint)
+            known = any(_role_of(n) == role.lower() for _, n in evidence)
+            name = _nearest(f.parts, index, role.lower()) if known else role
+            placed[i] = (name or UNASSIGNED, role)
+            if name:
+                hinted.append((f.parts, name))
+    evidence += hinted
+    index = _index(evidence)
+    for i, f in enumerate(found):
+        if i not in placed:
+            name = _nearest(f.parts, index, None) if evidence else DEFAULT_INSTANCE
+            placed[i] = (name or UNASSIGNED, _role_of_instance(name) if name else None)
+    lost = [f.source.display for i, f in enumerate(found) if placed[i][0] == UNASSIGNED]
+    if lost:
+        known_names = sorted({n for _, n in evidence})
+        shown = ", ".join(lost[:5]) + (f" and {len(lost) - 5} more" if len(lost) > 5 else "")
+        warnings.append(
+            f"{len(lost)} log file(s) could not be tied to one of the instances "
+            f"({', '.join(known_names)}) and are grouped as {UNASSIGNED}: {shown}"
+        )
+    return [placed[i] for i in range(len(found))]
+
+
+def _role_of(instance: str) -> str:
+    return (_role_of_instance(instance) or instance).lower()
+
+
+def _role_of_instance(instance: str) -> str | None:
+    if instance in (DEFAULT_INSTANCE, UNASSIGNED):
+        return None
+    match = _INSTANCE_NAME.match(instance)
+    return match.group(1) if match else instance
+
+
+def _index(evidence: list[tuple[list[str], str]]) -> dict[tuple[str, ...], set[str]]:
+    """For every folder, the instances its files name (the folder itself included)."""
+    index: dict[tuple[str, ...], set[str]] = {}
+    for parts, name in evidence:
+        for depth in range(len(parts)):
+            index.setdefault(tuple(parts[:depth]), set()).add(name)
+    return index
+
+
+def _nearest(
+    parts: list[str], index: dict[tuple[str, ...], set[str]], role: str | None
+) -> str | None:
+    """The one instance named under the nearest enclosing folder; None when ambiguous."""
+    for depth in range(len(parts) - 1, -1, -1):
+        names = index.get(tuple(parts[:depth]), set())
+        if role is not None:
+            names = {n for n in names if _role_of(n) == role}
+        if len(names) == 1:
+            return next(iter(names))
+        if len(names) > 1:
+            return None
+    return None
+
+
+def _copies(found: list[_Found]) -> list[str]:
+    """Warn about the same log found twice (an unpacked folder next to its zip, say)."""
+    groups: dict[tuple[str, str, int, bytes], list[str]] = {}
+    for f in found:
+        key = (f.source.instance, f.source.format_id, f.source.size, f.fingerprint)
+        groups.setdefault(key, []).append(f.source.display)
+    return [
+        f"{len(d)} files look like copies of one file (same size and start): "
+        + ", ".join(sorted(d)[:5])
+        + (f" and {len(d) - 5} more" if len(d) > 5 else "")
+        for d in groups.values()
+        if len(d) > 1
+    ]
