@@ -79,6 +79,7 @@ class FileParse:
 
 def read_lines(text: bytes) -> pl.DataFrame:
     """Split UTF-8 text into a frame of (line, text): one row per physical line, CR removed."""
+    text = text.removeprefix(b"\xef\xbb\xbf")  # a BOM is not a line (decode drops it too)
     if not text:
         return pl.DataFrame(schema={"line": pl.UInt32, "text": pl.String})
     separator = next((s for s in _SEPARATORS if s not in text), None)
@@ -118,12 +119,7 @@ def parse_lines(lines: pl.DataFrame, fmt: LogFormat, *, tz: str = "UTC") -> File
         lines = lines.with_columns(truncated=pl.lit(False))
 
     first, *others = fmt.headers
-    frame = (
-        lines.lazy()
-        .with_columns(_header_columns(first, 0, tz))
-        .drop("text")
-        .collect(engine="streaming")
-    )
+    frame = _with_header(lines.lazy(), first, 0, tz).drop("text").collect(engine="streaming")
     result = FileParse(records=frame, lines=total)
     result.truncated_lines = int(frame["truncated"].sum())
     frame = _apply_other_headers(frame, lines, others, tz, result)
@@ -152,43 +148,50 @@ def _head_regex(header: Header) -> tuple[str, bool]:
     return regex, False
 
 
-def _header_columns(header: Header, index: int, tz: str) -> list[pl.Expr]:
-    """Expressions turning ``text`` into the record columns for one header grammar."""
+def _with_header(frame: pl.LazyFrame, header: Header, index: int, tz: str) -> pl.LazyFrame:
+    """Add the record columns one header grammar gives ``text`` (nulls where it does not match).
+
+    The regex runs once into a struct column; every field is read from that struct.
+    """
     regex, cut = _head_regex(header)
-    groups = pl.col("text").str.extract_groups(regex)
-    matched = groups.struct.field("_head" if cut else "message").is_not_null()
+    match = pl.col("_match")
+    matched = match.struct.field("_head" if cut else "message").is_not_null()
     if cut:
-        message = pl.col("text").str.slice(groups.struct.field("_head").str.len_bytes())
+        message = pl.col("text").str.slice(match.struct.field("_head").str.len_bytes())
     else:
-        message = groups.struct.field("message")
+        message = match.struct.field("message")
 
     def field_or_null(name: str, dtype: pl.DataType) -> pl.Expr:
         if name in header.fields:
-            value = groups.struct.field(name)
+            value = match.struct.field(name)
             return value.cast(dtype, strict=False) if dtype != pl.String() else value
         return pl.lit(None, dtype=dtype)
 
     if header.time_format and header.time_format != AUTO_TIME:
-        raw_time = groups.struct.field("time")
         time = _localise(
-            raw_time.str.strptime(pl.Datetime("us"), header.time_format, strict=False),
+            match.struct.field("time").str.strptime(
+                pl.Datetime("us"), header.time_format, strict=False
+            ),
             "UTC" if header.utc else tz,
         )
     else:
         time = pl.lit(None, dtype=pl.Datetime("us"))
-    level_raw = field_or_null("level", pl.String()).str.strip_chars()
-    return [
-        pl.when(matched).then(time).alias("time"),
-        pl.when(matched).then(level_raw).alias("level_raw"),
-        field_or_null("pid", pl.Int64()).alias("pid"),
-        field_or_null("tid", pl.Int64()).alias("tid"),
-        field_or_null("source", pl.String()).alias("source"),
-        pl.when(matched).then(message).otherwise(pl.col("text")).alias("message"),
-        pl.when(matched)
-        .then(pl.lit(index, pl.Int8))
-        .otherwise(pl.lit(-1, pl.Int8))
-        .alias("header"),
-    ]
+    return (
+        frame.with_columns(_match=pl.col("text").str.extract_groups(regex))
+        .with_columns(
+            time.alias("time"),
+            field_or_null("level", pl.String()).alias("level_raw"),
+            field_or_null("pid", pl.Int64()).alias("pid"),
+            field_or_null("tid", pl.Int64()).alias("tid"),
+            field_or_null("source", pl.String()).alias("source"),
+            pl.when(matched).then(message).otherwise(pl.col("text")).alias("message"),
+            pl.when(matched)
+            .then(pl.lit(index, pl.Int8))
+            .otherwise(pl.lit(-1, pl.Int8))
+            .alias("header"),
+        )
+        .drop("_match")
+    )
 
 
 def _localise(naive: pl.Expr, tz: str) -> pl.Expr:
@@ -216,7 +219,7 @@ def _apply_other_headers(
             break
         positions = rest.arg_true()
         subset = lines[positions]
-        parsed = subset.lazy().with_columns(_header_columns(header, offset, tz)).collect()
+        parsed = _with_header(subset.lazy(), header, offset, tz).collect()
         hit = parsed["header"] >= 0
         if not hit.any():
             continue

@@ -19,6 +19,7 @@ HOST = FORMATS["waiishost"]
 
 def physical_lines(text: bytes) -> int:
     """Lines as a person counts them: LF-separated, a last line without LF counts too."""
+    text = text.removeprefix(b"\xef\xbb\xbf")
     if not text:
         return 0
     return text.count(b"\n") + (0 if text.endswith(b"\n") else 1)
