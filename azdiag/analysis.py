@@ -78,6 +78,10 @@ def analyze(
 ) -> Analysis:
     """Read the collection at ``path`` and reconstruct its timeline."""
     formats = load_formats(tuple(format_dirs))
-    ingested = ingest(path, formats=formats, tz=tz)
+    return from_ingested(ingest(path, formats=formats, tz=tz), formats)
+
+
+def from_ingested(ingested: Ingested, formats: FormatSet) -> Analysis:
+    """Reconstruct the timeline of an already ingested collection."""
     timeline = build_timeline(ingested.events, formats, now=ingested.window[1])
     return Analysis(ingested=ingested, timeline=timeline, formats=formats)

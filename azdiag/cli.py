@@ -112,12 +112,15 @@ def formats_list(format_dirs: tuple[Path, ...], as_json: bool) -> None:
 @formats.command("test")
 @formats_option
 def formats_test(format_dirs: tuple[Path, ...]) -> None:
-    """Parse every sample line of every format and check the fields it states."""
-    from azdiag.samples import check_format
+    """Check every sample line and signature sample of every format."""
+    from azdiag.samples import check_format, check_signatures
 
     format_set = _load_formats(format_dirs)
     failures = [failure for fmt in format_set for failure in check_format(fmt)]
     count = sum(len(fmt.samples) for fmt in format_set)
+    signature_count, signature_failures = check_signatures(format_set)
+    count += signature_count
+    failures += signature_failures
     for failure in failures:
         click.echo(f"FAIL {failure}")
     click.echo(f"{count - len(failures)} passed, {len(failures)} failed")
@@ -134,7 +137,7 @@ def formats_check(path: Path, format_dirs: tuple[Path, ...], tz: str, as_json: b
     """Show, per file of PATH, its kind, instance, encoding, lines and how much was parsed."""
     from azdiag.inventory import inventory_dict, inventory_text
 
-    ingested = _ingest(path, format_dirs, tz)
+    ingested = _ingest(path, _load_formats(format_dirs), tz)
     if as_json:
         click.echo(json.dumps(inventory_dict(ingested), indent=2))
     else:
@@ -143,12 +146,11 @@ def formats_check(path: Path, format_dirs: tuple[Path, ...], tz: str, as_json: b
         sys.exit(ExitStatus.INPUT_ERROR)
 
 
-def _ingest(path: Path, format_dirs: tuple[Path, ...], tz: str):  # type: ignore[no-untyped-def]
+def _ingest(path: Path, format_set, tz: str):  # type: ignore[no-untyped-def]
     """Ingest PATH or exit with a clear input error."""
     from azdiag.collect import CollectError
     from azdiag.ingest import ingest
 
-    format_set = _load_formats(format_dirs)
     try:
         ingested = ingest(path, formats=format_set, tz=tz)
     except CollectError as exc:
@@ -157,6 +159,73 @@ def _ingest(path: Path, format_dirs: tuple[Path, ...], tz: str):  # type: ignore
         skipped = len(ingested.collection.skipped)
         fail(f"{path}: no guest log found ({skipped} other file(s) listed and skipped)")
     return ingested
+
+
+_TIMELINE_FORMATS = ("table", "csv", "jsonl", "parquet")
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option(
+    "--show",
+    type=click.Choice(["events", "cycles", "states", "gaps"]),
+    default="events",
+    show_default=True,
+    help="Which table of the timeline to print.",
+)
+@click.option("--instance", "instances", multiple=True, help="Only this instance (repeatable).")
+@click.option("--kind", "kinds", multiple=True, help="Only this log kind, e.g. WaAppAgent.")
+@click.option("--event", "event_kinds", multiple=True, help="Only this event, e.g. task_exit.")
+@click.option("--since", help="Only from this time on (e.g. '2024-03-14 09:30').")
+@click.option("--until", help="Only up to this time.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(_TIMELINE_FORMATS),
+    default="table",
+    show_default=True,
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here.")
+@formats_option
+@tz_option
+def timeline(
+    path: Path,
+    show: str,
+    instances: tuple[str, ...],
+    kinds: tuple[str, ...],
+    event_kinds: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    output_format: str,
+    output: Path | None,
+    format_dirs: tuple[Path, ...],
+    tz: str,
+) -> None:
+    """The merged timeline of PATH: events, start-up cycles, reported states or gaps."""
+    from azdiag.timeline_view import TimelineFilter, render_timeline
+    from azdiag.times import parse_user_time
+
+    try:
+        window = (
+            parse_user_time(since, tz) if since else None,
+            parse_user_time(until, tz) if until else None,
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    if output_format == "parquet" and output is None:
+        raise click.UsageError("--format parquet needs -o FILE")
+    analysis = _analyze(path, format_dirs, tz)
+    wanted = TimelineFilter(instances, kinds, event_kinds, *window)
+    text = render_timeline(analysis, show, wanted, output_format, output)
+    if text is not None:
+        click.echo(text, nl=False)
+
+
+def _analyze(path: Path, format_dirs: tuple[Path, ...], tz: str):  # type: ignore[no-untyped-def]
+    from azdiag.analysis import from_ingested
+
+    formats = _load_formats(format_dirs)
+    return from_ingested(_ingest(path, formats, tz), formats)
 
 
 def _register_optional_commands() -> None:

@@ -98,7 +98,12 @@ def _mark_planned(gaps: pl.DataFrame, events: pl.DataFrame, workflow: Workflow) 
     )
     window = workflow.planned_window_seconds
     joined = gaps.join_asof(
-        evidence, left_on="end", right_on="_evidence_time", by="instance", strategy="backward"
+        evidence,
+        left_on="end",
+        right_on="_evidence_time",
+        by="instance",
+        strategy="backward",
+        check_sortedness=False,  # both sides are sorted on the time column above
     )
     explained = (
         (pl.col("_evidence_time") - pl.col("start")).dt.total_seconds(fractional=True) >= -window
@@ -113,7 +118,8 @@ def _stage_at_start(gaps: pl.DataFrame, events: pl.DataFrame, workflow: Workflow
     orders = workflow.stage_orders
     by_order = {s.order: s.id for s in workflow.stages.values()}
     progress = (
-        events.select(
+        events.filter(pl.col("stage").is_not_null())
+        .select(
             pl.col("instance").cast(pl.String),
             pl.col("time").alias("_at"),
             pl.col("cycle").alias("_cycle"),
@@ -126,7 +132,9 @@ def _stage_at_start(gaps: pl.DataFrame, events: pl.DataFrame, workflow: Workflow
         .sort("_at")
     )
     return (
-        gaps.join_asof(progress, left_on="start", right_on="_at", by="instance")
+        gaps.join_asof(
+            progress, left_on="start", right_on="_at", by="instance", check_sortedness=False
+        )
         .with_columns(
             cycle=pl.col("_cycle"),
             stage=pl.col("_order").replace_strict(by_order, default=None, return_dtype=pl.String),

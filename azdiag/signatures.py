@@ -140,7 +140,7 @@ def _mark_first_records(
     event = fmt.first_record_event
     model = next((s for s in signatures.by_format.get(fmt.id, []) if s.event == event), None)
     stage = model.stage if model else None
-    component = (model.component if model else None) or components.get(stage or "", None)
+    component = (model.component if model else None) or components.get(stage or "")
     rows = events.with_row_index("_row").filter(pl.col("kind") == fmt.kind)
     recognised = rows.filter(pl.col("event") == event)["file"].unique().implode()
     firsts = (
