@@ -34,6 +34,17 @@ class Analysis:
         return self.timeline.events
 
     @property
+    def details(self) -> pl.DataFrame:
+        """Signature fields (cmd, code, state...) per distinct record shape, keyed by ``sig``."""
+        return self.timeline.details
+
+    def with_fields(self, events: pl.DataFrame | None = None) -> pl.DataFrame:
+        """Events (all, or a selection of ``self.events``) with their signature fields."""
+        from azdiag.signatures import with_fields
+
+        return with_fields(self.events if events is None else events, self.details)
+
+    @property
     def cycles(self) -> pl.DataFrame:
         return self.timeline.cycles
 

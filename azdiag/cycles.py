@@ -42,7 +42,7 @@ def assign_cycles(events: pl.DataFrame, workflow: Workflow) -> pl.DataFrame:
     ranks = workflow.boundaries
     rows = (
         events.with_row_index("_row")
-        .filter(pl.col("event").cast(pl.String).is_in(list(ranks)))
+        .filter(pl.col("event").is_in(list(ranks)))
         .select(
             "_row",
             pl.col("instance").cast(pl.String),
@@ -77,7 +77,8 @@ def assign_cycles(events: pl.DataFrame, workflow: Workflow) -> pl.DataFrame:
     )
 
 
-def _failure_expr(workflow: Workflow) -> pl.Expr:
+def failure_expr(workflow: Workflow) -> pl.Expr:
+    """True for an event (with its fields) that ends a start-up cycle in failure."""
     event = pl.col("event").cast(pl.String)
     conditions = []
     for rule in workflow.failures:
@@ -90,39 +91,59 @@ def _failure_expr(workflow: Workflow) -> pl.Expr:
     return pl.any_horizontal(conditions) if conditions else pl.lit(False)
 
 
-def build_cycles(events: pl.DataFrame, workflow: Workflow, ends: pl.DataFrame) -> pl.DataFrame:
-    """One row per (instance, cycle); ``events`` must carry ``cycle`` (see assign_cycles)."""
+def build_cycles(
+    events: pl.DataFrame, details: pl.DataFrame, workflow: Workflow, ends: pl.DataFrame
+) -> pl.DataFrame:
+    """One row per (instance, cycle); ``events`` must carry ``cycle`` (see assign_cycles) and
+    ``details`` a ``failure`` flag per ``sig`` (see failure_expr)."""
     if events.height == 0:
         return pl.DataFrame(schema=CYCLE_SCHEMA)
     orders = workflow.stage_orders
     boundaries = list(workflow.boundaries)
-    staged = events.select(
-        pl.col("instance").cast(pl.String),
-        "cycle",
-        "time",
-        pl.col("event").cast(pl.String),
-        pl.col("stage").cast(pl.String),
-        pl.col("stage")
-        .cast(pl.String)
-        .replace_strict(orders, default=None, return_dtype=pl.Int32)
-        .alias("_order"),
-        _failure_expr(workflow).alias("_failure"),
+    # spans over every event; the rest only over the few events that carry a stage, open a
+    # cycle or fail one (heartbeats and probes are the bulk and say nothing of progress)
+    spans = events.group_by("instance", "cycle").agg(
+        pl.col("time").min().alias("start"),
+        pl.col("time").max().alias("_last_event"),
+        pl.len().cast(pl.UInt32).alias("events"),
+    )
+    failing = list({rule.event for rule in workflow.failures})
+    telling = (
+        events.lazy()
+        .filter(
+            pl.col("stage").is_not_null()
+            | pl.col("event").is_in(boundaries)
+            | pl.col("event").is_in(failing)
+        )
+        .select("instance", "cycle", "time", "event", "stage", "sig")
+        .collect()
+        .join(details.select("sig", "failure"), on="sig", how="left", maintain_order="left")
+        .select(
+            "instance",
+            "cycle",
+            "time",
+            pl.col("event").cast(pl.String),
+            pl.col("stage").cast(pl.String),
+            pl.col("stage")
+            .cast(pl.String)
+            .replace_strict(orders, default=None, return_dtype=pl.Int32)
+            .alias("_order"),
+            pl.col("failure").fill_null(False).alias("_failure"),
+        )
     )
     ready_time = pl.col("time").filter(pl.col("stage") == "ready")
+    progress = telling.group_by("instance", "cycle").agg(
+        pl.col("event").filter(pl.col("event").is_in(boundaries)).first().alias("opened_by"),
+        pl.col("_order").max().alias("last_stage_order"),
+        pl.col("stage").filter(pl.col("_order").is_not_null()).unique().alias("_stages"),
+        ready_time.min().alias("ready_at"),
+        pl.col("event").filter(pl.col("_failure")).last().alias("failure_event"),
+        pl.col("time").filter(pl.col("_failure")).last().alias("failure_at"),
+        pl.col("time").filter(pl.col("_order").is_not_null()).max().alias("last_progress"),
+    )
     cycles = (
-        staged.group_by("instance", "cycle")
-        .agg(
-            pl.col("time").min().alias("start"),
-            pl.col("time").max().alias("_last_event"),
-            pl.col("event").filter(pl.col("event").is_in(boundaries)).first().alias("opened_by"),
-            pl.col("_order").max().alias("last_stage_order"),
-            pl.col("stage").filter(pl.col("_order").is_not_null()).unique().alias("_stages"),
-            ready_time.min().alias("ready_at"),
-            pl.col("event").filter(pl.col("_failure")).last().alias("failure_event"),
-            pl.col("time").filter(pl.col("_failure")).last().alias("failure_at"),
-            pl.col("time").filter(pl.col("_order").is_not_null()).max().alias("last_progress"),
-            pl.len().cast(pl.UInt32).alias("events"),
-        )
+        spans.join(progress, on=["instance", "cycle"], how="left")
+        .with_columns(pl.col("instance").cast(pl.String))
         .sort("instance", "cycle")
         .join(ends, on="instance", how="left")
     )
@@ -174,9 +195,12 @@ def stage_timings(events: pl.DataFrame, cycles: pl.DataFrame, workflow: Workflow
     """Time spent in each stage of each cycle: from entering it to entering the next one."""
     orders = workflow.stage_orders
     entered = (
-        events.filter(pl.col("stage").is_not_null())
-        .group_by(pl.col("instance").cast(pl.String), "cycle", pl.col("stage").cast(pl.String))
+        events.lazy()
+        .filter(pl.col("stage").is_not_null())
+        .group_by("instance", "cycle", "stage")
         .agg(pl.col("time").min().alias("entered"))
+        .with_columns(pl.col("instance", "stage").cast(pl.String))
+        .collect()
         .with_columns(
             order=pl.col("stage").replace_strict(orders, default=None, return_dtype=pl.Int32)
         )

@@ -45,21 +45,38 @@ def find_gaps(events: pl.DataFrame, workflow: Workflow, ends: pl.DataFrame) -> p
 
 
 def _gaps_of(events: pl.DataFrame, cadence: Cadence, ends: pl.DataFrame) -> pl.DataFrame:
-    condition = pl.col("kind").cast(pl.String) == cadence.kind
+    if cadence.kind not in events.schema["kind"].categories:  # type: ignore[attr-defined]
+        return pl.DataFrame()
+    condition = pl.col("kind") == cadence.kind
     if cadence.event:
-        condition &= pl.col("event").cast(pl.String) == cadence.event
-    beats = events.filter(condition).select(pl.col("instance").cast(pl.String), "time", "cycle")
+        condition &= pl.col("event") == cadence.event
+    beats = events.lazy().filter(condition).select("instance", "time", "cycle").collect()
     if beats.height == 0:
         return pl.DataFrame()
-    group = ["instance", "cycle"] if cadence.per_cycle else ["instance"]
-    previous = pl.col("time").shift(1).over(group)
-    inner = beats.with_columns(start=previous, end=pl.col("time"), open=pl.lit(False)).filter(
-        (pl.col("end") - pl.col("start")).dt.total_seconds(fractional=True)
-        > cadence.note_after_seconds
+    # events hold each instance's rows together in time order, so the beat before is the row
+    # before unless the instance (or, per cycle, the cycle) changed
+    same = pl.col("instance") == pl.col("instance").shift(1)
+    if cadence.per_cycle:
+        same &= pl.col("cycle") == pl.col("cycle").shift(1)
+    inner = (
+        beats.with_columns(
+            start=pl.when(same).then(pl.col("time").shift(1)),
+            end=pl.col("time"),
+            open=pl.lit(False),
+        )
+        .filter(
+            (pl.col("end") - pl.col("start")).dt.total_seconds(fractional=True)
+            > cadence.note_after_seconds
+        )
+        .with_columns(pl.col("instance").cast(pl.String))
     )
     parts = [inner.select("instance", "start", "end", "open")]
     if not cadence.per_cycle:
-        last = beats.group_by("instance").agg(pl.col("time").max().alias("start"))
+        last = (
+            beats.group_by("instance")
+            .agg(pl.col("time").max().alias("start"))
+            .with_columns(pl.col("instance").cast(pl.String))
+        )
         still = (
             last.join(ends, on="instance")
             .with_columns(end=pl.col("now"), open=pl.lit(True))
@@ -88,13 +105,15 @@ def _gaps_of(events: pl.DataFrame, cadence: Cadence, ends: pl.DataFrame) -> pl.D
 def _mark_planned(gaps: pl.DataFrame, events: pl.DataFrame, workflow: Workflow) -> pl.DataFrame:
     """A gap is planned when planned-stop evidence stands shortly before it or inside it."""
     evidence = (
-        events.filter(pl.col("event").cast(pl.String).is_in(workflow.planned_evidence))
+        events.lazy()
+        .filter(pl.col("event").is_in(workflow.planned_evidence))
         .select(
             pl.col("instance").cast(pl.String),
             pl.col("time").alias("_evidence_time"),
             pl.col("event").cast(pl.String).alias("planned_by"),
         )
         .sort("_evidence_time")
+        .collect()
     )
     window = workflow.planned_window_seconds
     joined = gaps.join_asof(
@@ -118,7 +137,8 @@ def _stage_at_start(gaps: pl.DataFrame, events: pl.DataFrame, workflow: Workflow
     orders = workflow.stage_orders
     by_order = {s.order: s.id for s in workflow.stages.values()}
     progress = (
-        events.filter(pl.col("stage").is_not_null())
+        events.lazy()
+        .filter(pl.col("stage").is_not_null())
         .select(
             pl.col("instance").cast(pl.String),
             pl.col("time").alias("_at"),
@@ -130,6 +150,7 @@ def _stage_at_start(gaps: pl.DataFrame, events: pl.DataFrame, workflow: Workflow
         )
         .with_columns(pl.col("_order").cum_max().over("instance", "_cycle"))
         .sort("_at")
+        .collect()
     )
     return (
         gaps.join_asof(

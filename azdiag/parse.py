@@ -1,8 +1,10 @@
 """The parsing engine: decoded log text + a format definition -> one polars frame of records.
 
-Everything per line is vectorised in polars. The first header grammar of a format runs over all
-lines in one streaming pass (it matches nearly every line in practice); the other grammars, the
-continuation rule and the python-dateutil fallback only ever see the lines still unexplained.
+Everything per line is vectorised in polars, and small files of one format are parsed together
+in one batch. The first header grammar of a format runs over all lines (it matches nearly every
+line in practice); the other grammars, the continuation rule and the python-dateutil fallback
+only ever see the lines still unexplained. Messages are categorical: logs repeat themselves
+(heartbeats, probes), so each distinct text is stored and classified once.
 Nothing is dropped: a line is a record's first line, a continuation joined to the record above,
 or an unparsed record of its own, and the per-file counts say how many of each.
 """
@@ -38,16 +40,17 @@ RECORD_SCHEMA: dict[str, pl.DataType] = {
     "line": pl.UInt32(),
     "lines": pl.UInt32(),
     "time": pl.Datetime("us"),
-    "level": pl.String(),
-    "level_raw": pl.String(),
-    "pid": pl.Int64(),
-    "tid": pl.Int64(),
-    "source": pl.String(),
-    "message": pl.String(),
+    "level": pl.Categorical(),
+    "level_raw": pl.Categorical(),
+    "pid": pl.Int32(),
+    "tid": pl.Int32(),
+    "source": pl.Categorical(),
+    "message": pl.Categorical(),
     "parsed": pl.Boolean(),
     "time_filled": pl.Boolean(),
     "truncated": pl.Boolean(),
     "header": pl.Int8(),
+    "_du": pl.Int8(),
 }
 
 _MESSAGE_TAIL = "(?P<message>.*)$"
@@ -55,10 +58,9 @@ _SEPARATORS = (b"\x1f", b"\x1e", b"\x1d", b"\x1c", b"\x01", b"\x02", b"\x03", b"
 
 
 @dataclass
-class FileParse:
-    """One file's records and the counts that make its parse honest."""
+class FileStats:
+    """The counts that make one file's parse honest."""
 
-    records: pl.DataFrame
     lines: int = 0
     header_lines: int = 0
     continuation_lines: int = 0
@@ -77,11 +79,64 @@ class FileParse:
         return 1.0 if self.lines == 0 else (self.lines - self.unparsed_lines) / self.lines
 
 
-def read_lines(text: bytes) -> pl.DataFrame:
-    """Split UTF-8 text into a frame of (line, text): one row per physical line, CR removed."""
-    text = text.removeprefix(b"\xef\xbb\xbf")  # a BOM is not a line (decode drops it too)
+@dataclass
+class FileParse(FileStats):
+    """One file's records (see RECORD_SCHEMA) with its counts."""
+
+    records: pl.DataFrame = field(default_factory=pl.DataFrame)
+
+
+def read_lines(texts: list[bytes]) -> pl.DataFrame:
+    """Split UTF-8 texts into one frame of (file, line, text): a row per physical line.
+
+    ``file`` is the index of the text in ``texts``. The texts are read by one CSV pass over
+    their concatenation, which costs far less than one pass per small file.
+    """
+    texts = [t.removeprefix(b"\xef\xbb\xbf") for t in texts]  # a BOM is not a line
+    counts = [_count_lines(t) for t in texts]
+    total = sum(counts)
+    if total == 0:
+        return pl.DataFrame(schema={"file": pl.UInt32, "line": pl.UInt32, "text": pl.String})
+    if len(texts) == 1:
+        joined = texts[0]
+    else:
+        joined = b"".join(t if not t or t.endswith(b"\n") else t + b"\n" for t in texts)
+    frame = _read_csv_lines(joined)
+    if frame.height != total:  # a shape the joint read did not split as we count: one by one
+        frames = [_read_csv_lines(t) for t in texts if t]
+        frame = pl.concat(frames) if frames else frame
+    if len(texts) == 1:
+        return frame.select(
+            file=pl.lit(0, pl.UInt32),
+            line=pl.int_range(1, pl.len() + 1, dtype=pl.UInt32),
+            text=pl.col("text").fill_null(""),
+        )
+    starts = pl.Series("starts", _cumulative(counts), dtype=pl.UInt32)
+    row = pl.int_range(pl.len(), dtype=pl.UInt32)
+    file = starts.search_sorted(pl.int_range(total, dtype=pl.UInt32, eager=True), side="right")
+    file = (file - 1).cast(pl.UInt32).alias("file")
+    return (
+        frame.with_columns(file, text=pl.col("text").fill_null(""))
+        .with_columns(line=(row - pl.lit(starts).gather(pl.col("file")) + 1).cast(pl.UInt32))
+        .select("file", "line", "text")
+    )
+
+
+def _count_lines(text: bytes) -> int:
     if not text:
-        return pl.DataFrame(schema={"line": pl.UInt32, "text": pl.String})
+        return 0
+    return text.count(b"\n") + (0 if text.endswith(b"\n") else 1)
+
+
+def _cumulative(counts: list[int]) -> list[int]:
+    starts, running = [], 0
+    for count in counts:
+        starts.append(running)
+        running += count
+    return starts
+
+
+def _read_csv_lines(text: bytes) -> pl.DataFrame:
     separator = next((s for s in _SEPARATORS if s not in text), None)
     if separator is None:  # every candidate byte occurs: neutralise the first one
         text, separator = text.replace(b"\x1f", b" "), b"\x1f"
@@ -95,20 +150,32 @@ def read_lines(text: bytes) -> pl.DataFrame:
         encoding="utf8-lossy",
         raise_if_empty=False,
     )
-    return frame.with_row_index("line", 1).with_columns(pl.col("text").fill_null(""))
+    if "text" not in frame.columns:
+        return pl.DataFrame(schema={"text": pl.String})
+    return frame
 
 
 def parse_text(text: bytes, fmt: LogFormat, *, tz: str = "UTC") -> FileParse:
     """Parse one file's decoded text with ``fmt``; never raises on content."""
-    lines = read_lines(text)
-    return parse_lines(lines, fmt, tz=tz)
+    records, (stats,) = parse_batch([text], fmt, tz=tz)
+    return FileParse(**vars(stats), records=records.drop("file"))
 
 
-def parse_lines(lines: pl.DataFrame, fmt: LogFormat, *, tz: str = "UTC") -> FileParse:
-    """Parse a (line, text) frame; see the module docstring for the strategy."""
-    total = lines.height
-    if total == 0:
-        return FileParse(records=pl.DataFrame(schema=RECORD_SCHEMA))
+def parse_batch(
+    texts: list[bytes], fmt: LogFormat, *, tz: str = "UTC"
+) -> tuple[pl.DataFrame, list[FileStats]]:
+    """Parse several files of one format at once: records (with ``file`` = index) and counts."""
+    lines = read_lines(texts)
+    stats = [FileStats() for _ in texts]
+    if lines.height == 0:
+        return pl.DataFrame(schema={"file": pl.UInt32, **RECORD_SCHEMA}), stats
+    return parse_lines(lines, fmt, stats, tz=tz), stats
+
+
+def parse_lines(
+    lines: pl.DataFrame, fmt: LogFormat, stats: list[FileStats], *, tz: str = "UTC"
+) -> pl.DataFrame:
+    """Parse a (file, line, text) frame, filling ``stats`` (one per file index)."""
     longest = lines.select(pl.col("text").str.len_bytes().max()).item() or 0
     if longest > MAX_LINE_CHARS:
         lines = lines.with_columns(
@@ -117,23 +184,51 @@ def parse_lines(lines: pl.DataFrame, fmt: LogFormat, *, tz: str = "UTC") -> File
         )
     else:
         lines = lines.with_columns(truncated=pl.lit(False))
-
     first, *others = fmt.headers
     frame = _with_header(lines.lazy(), first, 0, tz).drop("text").collect(engine="streaming")
-    result = FileParse(records=frame, lines=total)
-    result.truncated_lines = int(frame["truncated"].sum())
-    frame = _apply_other_headers(frame, lines, others, tz, result)
-    frame = _dateutil_fallback(frame, lines, fmt, tz, result)
-    frame = _join_continuations(frame, fmt, result)
-    for i, header in enumerate(fmt.headers):
-        count = int((frame["header"] == i).sum()) if frame.height else 0
-        if count:
-            result.header_counts[header.name] = count
-    result.records = frame
-    times = frame["time"].drop_nulls()
-    if len(times):
-        result.first, result.last = times.min(), times.max()  # type: ignore[assignment]
-    return result
+    frame = _apply_other_headers(frame, lines, others, tz)
+    frame = _dateutil_fallback(frame, lines, fmt, tz)
+    records = _join_continuations(frame, fmt)
+    _fill_stats(stats, lines, records, fmt)
+    return records.select("file", *RECORD_SCHEMA)
+
+
+def _fill_stats(
+    stats: list[FileStats], lines: pl.DataFrame, records: pl.DataFrame, fmt: LogFormat
+) -> None:
+    """Per-file counts, computed once over the batch."""
+    per_file = records.group_by("file").agg(
+        pl.len().alias("records"),
+        pl.col("parsed").sum().alias("header_lines"),
+        pl.col("lines").filter(~pl.col("parsed")).sum().alias("unparsed_lines"),
+        pl.col("truncated").sum().alias("truncated"),
+        (pl.col("_du") == 1).sum().alias("dateutil"),
+        (pl.col("_du") == -1).sum().alias("bad"),
+        pl.col("time").min().alias("first"),
+        pl.col("time").max().alias("last"),
+    )
+    line_counts = dict(lines.group_by("file").len().iter_rows())
+    for row in per_file.iter_rows(named=True):
+        item = stats[row["file"]]
+        item.lines = int(line_counts.get(row["file"], 0))
+        item.header_lines = int(row["header_lines"])
+        item.unparsed_lines = int(row["unparsed_lines"] or 0)
+        item.continuation_lines = item.lines - item.header_lines - item.unparsed_lines
+        item.truncated_lines = int(row["truncated"])
+        item.dateutil_times = int(row["dateutil"])
+        item.bad_times = int(row["bad"])
+        item.first, item.last = row["first"], row["last"]
+    headers = records.filter(pl.col("header") >= 0).group_by("file", "header").len()
+    for file, header, count in headers.iter_rows():
+        stats[file].header_counts[fmt.headers[header].name] = int(count)
+    examples = (
+        records.filter(~pl.col("parsed"))
+        .group_by("file", maintain_order=True)
+        .head(UNPARSED_EXAMPLES)
+        .select("file", "line", pl.col("message").cast(pl.String))
+    )
+    for file, line, text in examples.iter_rows():
+        stats[file].unparsed_examples.append((int(line), text.split("\n", 1)[0][:300]))
 
 
 def _head_regex(header: Header) -> tuple[str, bool]:
@@ -181,8 +276,8 @@ def _with_header(frame: pl.LazyFrame, header: Header, index: int, tz: str) -> pl
         .with_columns(
             time.alias("time"),
             field_or_null("level", pl.String()).alias("level_raw"),
-            field_or_null("pid", pl.Int64()).alias("pid"),
-            field_or_null("tid", pl.Int64()).alias("tid"),
+            field_or_null("pid", pl.Int32()).alias("pid"),
+            field_or_null("tid", pl.Int32()).alias("tid"),
             field_or_null("source", pl.String()).alias("source"),
             pl.when(matched).then(message).otherwise(pl.col("text")).alias("message"),
             pl.when(matched)
@@ -206,11 +301,7 @@ def _localise(naive: pl.Expr, tz: str) -> pl.Expr:
 
 
 def _apply_other_headers(
-    frame: pl.DataFrame,
-    lines: pl.DataFrame,
-    headers: Iterable[Header],
-    tz: str,
-    result: FileParse,
+    frame: pl.DataFrame, lines: pl.DataFrame, headers: Iterable[Header], tz: str
 ) -> pl.DataFrame:
     """Try the remaining grammars on the lines the first one left, and write their fields back."""
     for offset, header in enumerate(headers, start=1):
@@ -218,12 +309,10 @@ def _apply_other_headers(
         if not rest.any():
             break
         positions = rest.arg_true()
-        subset = lines[positions]
-        parsed = _with_header(subset.lazy(), header, offset, tz).collect()
+        parsed = _with_header(lines[positions].lazy(), header, offset, tz).collect()
         hit = parsed["header"] >= 0
-        if not hit.any():
-            continue
-        frame = _scatter(frame, positions.filter(hit), parsed.filter(hit))
+        if hit.any():
+            frame = _scatter(frame, positions.filter(hit), parsed.filter(hit))
     return frame
 
 
@@ -231,7 +320,7 @@ def _scatter(frame: pl.DataFrame, positions: pl.Series, values: pl.DataFrame) ->
     """Write the rows of ``values`` into ``frame`` at ``positions`` (columns by name)."""
     updated = []
     for name in frame.columns:
-        if name in values.columns and name != "line":
+        if name in values.columns and name not in ("file", "line"):
             column = frame.get_column(name).clone()
             column.scatter(positions, values.get_column(name).cast(column.dtype))
             updated.append(column)
@@ -239,30 +328,31 @@ def _scatter(frame: pl.DataFrame, positions: pl.Series, values: pl.DataFrame) ->
 
 
 def _dateutil_fallback(
-    frame: pl.DataFrame, lines: pl.DataFrame, fmt: LogFormat, tz: str, result: FileParse
+    frame: pl.DataFrame, lines: pl.DataFrame, fmt: LogFormat, tz: str
 ) -> pl.DataFrame:
     """Give python-dateutil the time texts no fixed format understood (counted, capped).
 
     Only rows whose grammar has a time but whose time did not parse get here, so the 50 µs a
-    call of dateutil is paid for the odd line, never per line.
+    call of dateutil is paid for the odd line, never per line. ``_du`` records the outcome:
+    1 read by dateutil, -1 unreadable, 0 nothing to do.
     """
+    frame = frame.with_columns(_du=pl.lit(0, pl.Int8))
     with_time = [i for i, h in enumerate(fmt.headers) if h.time_format]
     bad = frame["header"].is_in(with_time) & frame["time"].is_null()
     if not bad.any():
         return frame
     from dateutil import parser as date_parser
 
-    positions = bad.arg_true()
+    bad_rows = bad.arg_true()
+    headers = frame["header"].gather(bad_rows)
+    positions = pl.concat([bad_rows.filter(headers == i) for i in with_time])
     texts = pl.concat(
         [
             lines["text"]
-            .gather(positions.filter(frame["header"].gather(positions) == i))
+            .gather(bad_rows.filter(headers == i))
             .str.extract(_head_regex(fmt.headers[i])[0], group_index=_time_group(fmt.headers[i]))
             for i in with_time
         ]
-    )
-    positions = pl.concat(
-        [positions.filter(frame["header"].gather(positions) == i) for i in with_time]
     )
     resolved: dict[str, datetime | None] = {}
     for value in texts.drop_nulls().unique().head(MAX_DATEUTIL_VALUES).to_list():
@@ -272,12 +362,8 @@ def _dateutil_fallback(
             resolved[value] = None
     mapped = pl.Series("time", [resolved.get(v) for v in texts.to_list()], dtype=pl.Datetime("us"))
     mapped = pl.select(_localise(pl.lit(mapped), tz)).to_series().alias("time")
-    ok = mapped.is_not_null()
-    result.dateutil_times = int(ok.sum())
-    result.bad_times = int((~ok).sum())
-    if result.dateutil_times:
-        frame = _scatter(frame, positions.filter(ok), pl.DataFrame({"time": mapped.filter(ok)}))
-    return frame
+    outcome = pl.Series("_du", [1 if v is not None else -1 for v in mapped.to_list()], pl.Int8)
+    return _scatter(frame, positions, pl.DataFrame([mapped, outcome]))
 
 
 def _time_group(header: Header) -> int:
@@ -285,55 +371,49 @@ def _time_group(header: Header) -> int:
     return re.compile(_head_regex(header)[0]).groupindex["time"]
 
 
-def _join_continuations(frame: pl.DataFrame, fmt: LogFormat, result: FileParse) -> pl.DataFrame:
-    """Fold continuation lines into the record above; keep the rest as unparsed records."""
+def _join_continuations(frame: pl.DataFrame, fmt: LogFormat) -> pl.DataFrame:
+    """Fold continuation lines into the record above; keep the rest as unparsed records.
+
+    A file's first line always starts a record: continuation never crosses files.
+    """
     unmatched = frame["header"] == -1
     continuation = pl.repeat(False, frame.height, eager=True)
     if unmatched.any() and fmt.continuation_regex:
         positions = unmatched.arg_true()
         is_cont = frame["message"].gather(positions).str.contains(fmt.continuation_regex)
         continuation.scatter(positions.filter(is_cont.fill_null(False)), True)
-    frame = (
-        frame.with_columns(
-            _cont=continuation,
-        )
-        .with_columns(
-            # a continuation line before any record starts an unparsed record of its own
-            _start=~pl.col("_cont") | (pl.int_range(pl.len()) == 0),
-        )
-        .with_columns(_rid=pl.col("_start").cum_sum())
-    )
-    starts = frame.filter(pl.col("_start"))
-    result.continuation_lines = 0
-    if starts.height < frame.height:
+    frame = frame.with_columns(_start=~continuation | (pl.col("line") == 1))
+    if frame["_start"].all():
+        starts = frame.with_columns(lines=pl.lit(1, pl.UInt32))
+    else:
+        frame = frame.with_columns(_rid=pl.col("_start").cum_sum())
+        continued = frame.filter(~pl.col("_start"))["_rid"].unique().implode()
         joined = (
-            frame.filter(
-                pl.col("_rid").is_in(frame.filter(~pl.col("_start"))["_rid"].unique().implode())
-            )
+            frame.filter(pl.col("_rid").is_in(continued))
             .group_by("_rid", maintain_order=True)
             .agg(pl.col("message").str.join("\n"), pl.len().cast(pl.UInt32).alias("lines"))
         )
-        starts = starts.with_columns(lines=pl.lit(1, pl.UInt32))
-        positions = (joined["_rid"] - 1).cast(pl.UInt32)
-        starts = _scatter(starts, positions, joined.select("message", "lines"))
-    else:
-        starts = starts.with_columns(lines=pl.lit(1, pl.UInt32))
-    parsed = pl.col("header") >= 0
+        starts = frame.filter(pl.col("_start")).with_columns(lines=pl.lit(1, pl.UInt32))
+        starts = _scatter(starts, (joined["_rid"] - 1).cast(pl.UInt32), joined)
+    # categorical first: the level mapping then runs over a handful of distinct values
     records = starts.with_columns(
-        parsed=parsed,
-        level=pl.col("level_raw").replace_strict(
-            fmt.levels, default=pl.col("level_raw").str.to_lowercase(), return_dtype=pl.String
-        ),
+        pl.col("message", "level_raw", "source").cast(pl.Categorical),
+        parsed=pl.col("header") >= 0,
         time_filled=pl.col("time").is_null(),
-    ).with_columns(
-        time=pl.col("time").forward_fill().backward_fill(),
     )
-    unparsed = records.filter(~pl.col("parsed"))
-    result.header_lines = records.height - unparsed.height
-    result.unparsed_lines = int(unparsed["lines"].sum()) if unparsed.height else 0
-    result.continuation_lines = result.lines - result.header_lines - result.unparsed_lines
-    result.unparsed_examples = [
-        (int(line), text.split("\n", 1)[0][:300])
-        for line, text in unparsed.head(UNPARSED_EXAMPLES).select("line", "message").iter_rows()
-    ]
-    return records.select(list(RECORD_SCHEMA))
+    records = records.with_columns(level=_normalised_level(records["level_raw"], fmt))
+    if records["time_filled"].any():  # take the time of the record before, within the file
+        records = records.with_columns(
+            time=pl.col("time").forward_fill().backward_fill().over("file")
+        )
+    return records
+
+
+def _normalised_level(raw: pl.Series, fmt: LogFormat) -> pl.Expr:
+    """debug/info/warning/error/critical from the format's [levels] table (else lower case).
+
+    Mapped over the few distinct raw levels, not per record.
+    """
+    seen = [value for value in raw.unique().to_list() if value is not None]
+    mapping = {value: fmt.levels.get(value, value.lower()) for value in seen}
+    return pl.col("level_raw").replace_strict(mapping, default=None, return_dtype=pl.Categorical)

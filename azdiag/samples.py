@@ -91,7 +91,7 @@ def check_signatures(formats: FormatSet) -> tuple[int, list[SampleFailure]]:
     """Run every signature sample (and counter-sample) of every format; (count, failures)."""
     import polars as pl
 
-    from azdiag.signatures import classify, load_signatures
+    from azdiag.signatures import classify, load_signatures, with_fields
     from azdiag.workflow import load_workflow
 
     signatures = load_signatures(formats)
@@ -111,8 +111,10 @@ def check_signatures(formats: FormatSet) -> tuple[int, list[SampleFailure]]:
                         "level_raw": [sample.get("level", "INFO")],
                     }
                 )
-                classified = classify(events, formats, signatures, components, first_records=False)
-                row = classified.row(0, named=True)
+                classified, details = classify(
+                    events, formats, signatures, components, first_records=False
+                )
+                row = with_fields(classified, details).row(0, named=True)
                 problem = _signature_problem(sig.event, sample, row, positive)
                 if problem:
                     failures.append(

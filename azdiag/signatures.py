@@ -95,6 +95,10 @@ def _build(fmt: LogFormat, index: int, raw: dict[str, Any]) -> Signature:
     )
 
 
+#: Columns ``classify`` adds to every event (the fields live in the details table).
+EVENT_TAGS = ("event", "stage", "component", "sig")
+
+
 def classify(
     events: pl.DataFrame,
     formats: FormatSet,
@@ -102,30 +106,80 @@ def classify(
     stage_components: dict[str, str],
     *,
     first_records: bool = True,
-) -> pl.DataFrame:
-    """Add ``event``, ``stage``, ``component`` and the signature field columns to ``events``.
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Tag ``events`` with ``event``, ``stage``, ``component`` and ``sig``; return the details.
 
-    ``stage_components`` gives the default component letter of each stage id;
+    Logs repeat themselves, so each distinct (kind, message, level) is classified once: the
+    details table has one row per distinct record shape (``sig``) with the signature fields
+    (task ``cmd``, exit ``code``, reported ``state``...). Keeping the fields there, not as
+    mostly-empty columns of millions of events, is what keeps memory near the input size;
+    ``with_fields`` joins them onto any selection of events.
     ``first_records=False`` skips the first-record events (for single-line checks).
     """
-    height = events.height
+    keys = ["kind", "message", "level_raw"]
+    shape = _shape_key(events)
+    first_rows = shape.arg_unique()
+    distinct = events.select(keys)[first_rows]
+    texts = distinct.select(pl.col(keys).cast(pl.String))
     columns: dict[str, _Column] = {
-        name: _Column(height) for name in ("event", "stage", "component", *signatures.field_names)
+        name: _Column(distinct.height)
+        for name in ("event", "stage", "component", *signatures.field_names)
     }
     kind_to_format = {f.kind: f for f in formats}
-    for kind in events["kind"].unique().drop_nulls().to_list():
+    for kind in texts["kind"].unique().drop_nulls().to_list():
         fmt = kind_to_format.get(kind)
         sigs = signatures.by_format.get(fmt.id, []) if fmt else []
-        if not sigs:
+        if fmt is None or not sigs:
             continue
-        positions = (events["kind"] == kind).arg_true()
-        _classify_kind(events, positions, fmt, sigs, columns, stage_components)  # type: ignore[arg-type]
-    added = [col.series(name) for name, col in columns.items()]
-    classified = events.with_columns(added)
+        positions = (texts["kind"] == kind).arg_true()
+        _classify_kind(texts, positions, fmt, sigs, columns, stage_components)
+    details = distinct.with_columns(
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias("sig"),
+        *(col.series(name) for name, col in columns.items()),
+    ).with_columns(pl.col("event", "stage", "component").cast(pl.Categorical))
+    sig = shape.replace_strict(shape.gather(first_rows), details["sig"], return_dtype=pl.UInt32)
+    classified = events.with_columns(
+        pl.lit(details[name]).gather(sig).alias(name) for name in EVENT_TAGS if name != "sig"
+    ).with_columns(sig=sig)
     for fmt in formats if first_records else ():
         if fmt.first_record_event:
             classified = _mark_first_records(classified, fmt, signatures, stage_components)
-    return classified.with_columns(pl.col("event", "stage", "component").cast(pl.Categorical))
+    return classified, details.drop(keys)
+
+
+_LEVEL_NULL = (1 << 24) - 1
+
+
+def _shape_key(events: pl.DataFrame) -> pl.Series:
+    """One integer per record shape (kind, message, raw level), from their category codes.
+
+    Packing the codes (kind < 2**8, message < 2**32, level < 2**24) makes finding the distinct
+    shapes and mapping records to them two hash passes over one column; a struct key is used
+    in the unlikely case the codes do not fit.
+    """
+
+    def code(name: str) -> pl.Expr:
+        column = pl.col(name)
+        if events.schema[name] == pl.String():
+            column = column.cast(pl.Categorical)
+        return column.to_physical().cast(pl.UInt64)
+
+    codes = events.select(
+        code("kind").alias("k"),
+        code("message").alias("m"),
+        code("level_raw").fill_null(_LEVEL_NULL).alias("l"),
+    )
+    if codes["k"].max() < 256 and codes["l"].max() <= _LEVEL_NULL:  # type: ignore[operator]
+        packed = pl.col("k") * (1 << 56) + pl.col("m") * (1 << 24) + pl.col("l")
+    else:
+        packed = pl.struct("k", "m", "l").hash()
+    return codes.select(packed).to_series()
+
+
+def with_fields(events: pl.DataFrame, details: pl.DataFrame) -> pl.DataFrame:
+    """``events`` (any selection) with the signature fields of their records, by ``sig``."""
+    fields = details.drop("event", "stage", "component")
+    return events.join(fields, on="sig", how="left", maintain_order="left")
 
 
 def _mark_first_records(
@@ -141,7 +195,15 @@ def _mark_first_records(
     model = next((s for s in signatures.by_format.get(fmt.id, []) if s.event == event), None)
     stage = model.stage if model else None
     component = (model.component if model else None) or components.get(stage or "")
-    rows = events.with_row_index("_row").filter(pl.col("kind") == fmt.kind)
+    if "file" not in events.columns or fmt.kind not in set(events["kind"].unique().to_list()):
+        return events
+    rows = (
+        events.lazy()
+        .with_row_index("_row")
+        .filter(pl.col("kind") == fmt.kind)
+        .select("_row", "file", "line", "event")
+        .collect()
+    )
     recognised = rows.filter(pl.col("event") == event)["file"].unique().implode()
     firsts = (
         rows.filter(~pl.col("file").is_in(recognised))
@@ -150,11 +212,13 @@ def _mark_first_records(
     )
     if firsts.len() == 0:
         return events
-    chosen = pl.int_range(pl.len()).is_in(firsts.implode())
+    chosen = pl.repeat(False, events.height, eager=True)
+    chosen.scatter(firsts, True)
+    cat = pl.Categorical()
     return events.with_columns(
-        event=pl.when(chosen).then(pl.lit(event)).otherwise(pl.col("event")),
-        stage=pl.when(chosen).then(pl.lit(stage, pl.String)).otherwise(pl.col("stage")),
-        component=pl.when(chosen).then(pl.lit(component, pl.String)).otherwise(pl.col("component")),
+        event=pl.when(chosen).then(pl.lit(event, cat)).otherwise(pl.col("event")),
+        stage=pl.when(chosen).then(pl.lit(stage, cat)).otherwise(pl.col("stage")),
+        component=pl.when(chosen).then(pl.lit(component, cat)).otherwise(pl.col("component")),
     )
 
 

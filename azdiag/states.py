@@ -16,17 +16,18 @@ STATE_SCHEMA = {
 }
 
 
-def build_states(events: pl.DataFrame, ends: pl.DataFrame) -> pl.DataFrame:
+def build_states(events: pl.DataFrame, details: pl.DataFrame, ends: pl.DataFrame) -> pl.DataFrame:
     """One row per run of identical reported states; the last run of an instance ends "now"."""
-    if "state" not in events.columns:
+    if "state" not in details.columns:
         return pl.DataFrame(schema=STATE_SCHEMA)
-    reports = events.filter(
-        (pl.col("event").cast(pl.String) == "state") & pl.col("state").is_not_null()
-    ).select(
-        pl.col("instance").cast(pl.String),
-        "time",
-        pl.col("state").str.to_titlecase().alias("state"),
-        pl.col("detail") if "detail" in events.columns else pl.lit(None, pl.String).alias("detail"),
+    reports = (
+        events.lazy()
+        .filter(pl.col("event") == "state")
+        .select(pl.col("instance").cast(pl.String), "time", "sig")
+        .collect()
+        .join(details.select("sig", "state", "detail"), on="sig", maintain_order="left")
+        .filter(pl.col("state").is_not_null())
+        .select("instance", "time", pl.col("state").str.to_titlecase(), "detail")
     )
     if reports.height == 0:
         return pl.DataFrame(schema=STATE_SCHEMA)

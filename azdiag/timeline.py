@@ -12,7 +12,7 @@ from datetime import datetime
 
 import polars as pl
 
-from azdiag.cycles import assign_cycles, build_cycles, stage_timings
+from azdiag.cycles import assign_cycles, build_cycles, failure_expr, stage_timings
 from azdiag.formats import FormatSet
 from azdiag.gaps import find_gaps
 from azdiag.signatures import SignatureSet, classify, load_signatures
@@ -27,6 +27,7 @@ _SHIFT_TOLERANCE_SECONDS = 180
 @dataclass
 class Timeline:
     events: pl.DataFrame
+    details: pl.DataFrame  # signature fields per distinct record shape ("sig"), see classify
     cycles: pl.DataFrame
     stage_times: pl.DataFrame
     states: pl.DataFrame
@@ -46,10 +47,11 @@ def build_timeline(
     """Reconstruct the story of every instance in ``events`` (see the module docstring)."""
     workflow = workflow or load_workflow()
     signatures = signatures or load_signatures(formats)
-    classified = classify(events, formats, signatures, workflow.stage_components)
+    classified, details = classify(events, formats, signatures, workflow.stage_components)
+    details = details.with_columns(failure=failure_expr(workflow))
     classified = assign_cycles(classified, workflow)
     ends = instance_ends(classified)
-    cycles = build_cycles(classified, workflow, ends)
+    cycles = build_cycles(classified, details, workflow, ends)
     warnings = shifted_clock_warnings(classified)
     if now is not None:
         warnings.append(
@@ -58,9 +60,10 @@ def build_timeline(
         )
     return Timeline(
         events=classified,
+        details=details,
         cycles=cycles,
         stage_times=stage_timings(classified, cycles, workflow),
-        states=build_states(classified, ends),
+        states=build_states(classified, details, ends),
         gaps=find_gaps(classified, workflow, ends),
         now=now,
         warnings=warnings,
@@ -73,8 +76,10 @@ def instance_ends(events: pl.DataFrame) -> pl.DataFrame:
     Instances of one collection are copied from different VMs at slightly different moments,
     so what is still open in an instance is measured against its own newest line.
     """
-    return events.group_by(pl.col("instance").cast(pl.String)).agg(
-        pl.col("time").max().alias("now")
+    return (
+        events.group_by("instance")
+        .agg(pl.col("time").max().alias("now"))
+        .with_columns(pl.col("instance").cast(pl.String))
     )
 
 
@@ -88,9 +93,16 @@ def shifted_clock_warnings(events: pl.DataFrame) -> list[str]:
     """
     if events.height == 0:
         return []
-    spans = events.group_by(
-        pl.col("instance").cast(pl.String), pl.col("file").cast(pl.String), pl.col("kind")
-    ).agg(pl.col("time").min().alias("first"), pl.col("time").max().alias("last"))
+    spans = (
+        events.group_by("file")
+        .agg(
+            pl.col("instance").first(),
+            pl.col("kind").first(),
+            pl.col("time").min().alias("first"),
+            pl.col("time").max().alias("last"),
+        )
+        .with_columns(pl.col("instance", "file", "kind").cast(pl.String))
+    )
     agents = (
         spans.filter(pl.col("kind").cast(pl.String).is_in(["WaAppAgent", "AppAgentRuntime"]))
         .group_by("instance")

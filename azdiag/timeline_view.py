@@ -47,6 +47,14 @@ def render_timeline(
     """Write the chosen table to ``output`` (returns None) or return it as text."""
     frame: pl.DataFrame = getattr(analysis, show)
     frame = wanted.apply(frame, "time" if show == "events" else "start")
+    if show == "events" and fmt != "table":  # machine formats carry the signature fields too
+        fields = analysis.with_fields(frame)
+        empty = [
+            c
+            for c in fields.columns
+            if c not in frame.columns and fields[c].null_count() == fields.height
+        ]
+        frame = fields.drop(empty)
     if fmt == "parquet":
         assert output is not None
         frame.write_parquet(output)

@@ -9,7 +9,7 @@ import pytest
 
 from azdiag.formats import FormatError, load_formats
 from azdiag.samples import check_signatures
-from azdiag.signatures import classify, load_signatures
+from azdiag.signatures import classify, load_signatures, with_fields
 from azdiag.workflow import load_workflow
 
 FORMATS = load_formats()
@@ -44,7 +44,8 @@ def _classify(kind: str, messages: list[str], levels: list[str] | None = None) -
             "line": list(range(1, len(messages) + 1)),
         }
     )
-    return classify(events, FORMATS, load_signatures(FORMATS), COMPONENTS)
+    classified, details = classify(events, FORMATS, load_signatures(FORMATS), COMPONENTS)
+    return with_fields(classified, details)
 
 
 def test_function_exit_traces_are_traces_never_errors():

@@ -81,11 +81,12 @@ def test_stage_times_cover_each_cycle():
 
 
 def test_events_carry_event_stage_component_and_cycle():
-    events = analysed("S01").events
+    analysis = analysed("S01")
+    events = analysis.with_fields()
     task_exit = events.filter(pl.col("event") == "task_exit").row(-1, named=True)
     assert task_exit["stage"] == "startup_tasks" and task_exit["component"] == "G"
     assert task_exit["code"] == "1" and task_exit["cmd"].endswith("setup.cmd")
-    assert task_exit["cycle"] == analysed("S01").cycles["cycle"].max()
+    assert task_exit["cycle"] == analysis.cycles["cycle"].max()
     traces = events.filter(pl.col("event") == "trace")
     assert traces.height > 0 and traces["stage"].null_count() == traces.height
 
