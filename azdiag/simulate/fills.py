@@ -10,7 +10,7 @@ from random import Random
 from azdiag.simulate import timefmt as tf
 from azdiag.simulate.logs import _Day
 
-HMS, TWO, THREE = tf.HMS, tf.TWO, tf.THREE
+TWO, THREE = tf.TWO, tf.THREE
 _EXEC = {
     "Ready": "Succeeded",
     "Busy": "InProgress",
@@ -96,6 +96,7 @@ class AgentFill:
         return t + int(2500 / self.iso * (0.5 + self.rng.random()))
 
     def until(self, limit: int) -> list[str]:
+        hms = tf.hms_table()
         out: list[str] = []
         ap = out.append
         rnd = self.rng.random
@@ -130,7 +131,7 @@ class AgentFill:
                 r = t - day_start
                 n += 1
                 if t < nxt:  # the hot path: a plain heartbeat
-                    ap(f"{pre}{dtext} {HMS[r // 1000]}.{TWO[r % 1000 // 10]}{tail}")
+                    ap(f"{pre}{dtext} {hms[r // 1000]}.{TWO[r % 1000 // 10]}{tail}")
                     last = t
                     t += 2000 + int(rnd() * 1000)
                     continue
@@ -139,7 +140,7 @@ class AgentFill:
                     ap(" Heartbeat.\r\n")
                     self.next_iso = self._next_iso(t)
                 else:
-                    ap(f"{pre}{dtext} {HMS[r // 1000]}.{TWO[r % 1000 // 10]}{tail}")
+                    ap(f"{pre}{dtext} {hms[r // 1000]}.{TWO[r % 1000 // 10]}{tail}")
                 if t >= self.next_rep:
                     rt = t + 20 + int(rnd() * 400)
                     lines = self._report(rt if rt < seg_end else t, win.tid_status)
@@ -202,6 +203,7 @@ class ProbeFill:
         self.day = _Day(1)
 
     def until(self, limit: int) -> list[str]:
+        hms = tf.hms_table()
         out: list[str] = []
         ap = out.append
         rnd = self.rng.random
@@ -225,19 +227,19 @@ class ProbeFill:
                 code = 0 if busy_from is None or t < busy_from else _code_at(run.codes, t)
                 r = t - day.start
                 if self.two_line:
-                    ap(f"{pre}{day.text}, {HMS[r // 1000]}.{THREE[r % 1000]}, {ask}")
+                    ap(f"{pre}{day.text}, {hms[r // 1000]}.{THREE[r % 1000]}, {ask}")
                     r2 = min(r + 1 + int(rnd() * 25), 86_399_999)
-                    ap(f"{pre}{day.text}, {HMS[r2 // 1000]}.{THREE[r2 % 1000]}, ")
+                    ap(f"{pre}{day.text}, {hms[r2 // 1000]}.{THREE[r2 % 1000]}, ")
                     ap(f"INFO ] Client reported status {code}.\r\n")
                     n += 2
                 else:
                     word = "Busy" if code else "Ready"
-                    ap(f"{pre}{day.text}, {HMS[r // 1000]}.{THREE[r % 1000]}, INFO ] ")
+                    ap(f"{pre}{day.text}, {hms[r // 1000]}.{THREE[r % 1000]}, INFO ] ")
                     ap(f"Client {run.exe} ({run.pid}) reported status {word}\r\n")
                     n += 1
                 if t >= self.next_trace:
                     r = min(r + 30, 86_399_999)
-                    ap(f"{pre}{day.text}, {HMS[r // 1000]}.{THREE[r % 1000]}, ")
+                    ap(f"{pre}{day.text}, {hms[r // 1000]}.{THREE[r % 1000]}, ")
                     ap("ERROR] <- WapGetRoleStatus=0x1\r\n")
                     n += 1
                     self.next_trace = t + 1_200_000 + int(rnd() * 2_400_000)
@@ -262,6 +264,7 @@ class HostCheckFill:
         self.day = _Day(1 if block else 3)
 
     def until(self, limit: int) -> list[str]:
+        hms = tf.hms_table()
         out: list[str] = []
         ap = out.append
         rnd = self.rng.random
@@ -289,11 +292,11 @@ class HostCheckFill:
                 r = t - day.start
                 r2 = min(r + 2 + int(rnd() * 40), 86_399_999)
                 if self.block:
-                    h1 = f"{pre}{day.text}, {HMS[r // 1000]}.{THREE[r % 1000]}, INFO ] "
-                    h2 = f"{pre}{day.text}, {HMS[r2 // 1000]}.{THREE[r2 % 1000]}, INFO ] "
+                    h1 = f"{pre}{day.text}, {hms[r // 1000]}.{THREE[r % 1000]}, INFO ] "
+                    h2 = f"{pre}{day.text}, {hms[r2 // 1000]}.{THREE[r2 % 1000]}, INFO ] "
                 else:
-                    h1 = f"{pre}{day.text} {HMS[r // 1000]}.{TWO[r % 1000 // 10]}] "
-                    h2 = f"{pre}{day.text} {HMS[r2 // 1000]}.{TWO[r2 % 1000 // 10]}] "
+                    h1 = f"{pre}{day.text} {hms[r // 1000]}.{TWO[r % 1000 // 10]}] "
+                    h2 = f"{pre}{day.text} {hms[r2 // 1000]}.{TWO[r2 % 1000 // 10]}] "
                 ap(f"{h1}Role instance status check starting\r\n")
                 ap(f"{h2}Role instance status check succeeded: {word}\r\n")
                 n += 2

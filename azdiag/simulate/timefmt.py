@@ -21,7 +21,13 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 TWO = [f"{i:02d}" for i in range(100)]
 THREE = [f"{i:03d}" for i in range(1000)]
-HMS = [f"{h:02d}:{m:02d}:{s:02d}" for h in range(24) for m in range(60) for s in range(60)]
+
+
+@lru_cache(maxsize=1)
+def hms_table() -> list[str]:
+    """ "HH:MM:SS" for every second of a day, built on first use (not at import: the CLI
+    imports this module and must start fast)."""
+    return [f"{h:02d}:{m:02d}:{s:02d}" for h in range(24) for m in range(60) for s in range(60)]
 
 
 def to_ms(when: datetime) -> int:
@@ -41,7 +47,7 @@ def iso(t: int) -> str:
     """UTC ISO-8601 with milliseconds and a ``Z``, the manifest's time format."""
     d = _day(t // DAY_MS)
     r = t % DAY_MS
-    return f"{d[2]}T{HMS[r // 1000]}.{THREE[r % 1000]}Z"
+    return f"{d[2]}T{hms_table()[r // 1000]}.{THREE[r % 1000]}Z"
 
 
 @lru_cache(maxsize=256)
@@ -61,26 +67,26 @@ def _day(day: int) -> tuple[str, str, str, str, str]:
 def agent_ts(t: int) -> str:
     """``03/14/2024 09:26:53.43`` (guest agent, hundredths)."""
     r = t % DAY_MS
-    return f"{_day(t // DAY_MS)[0]} {HMS[r // 1000]}.{TWO[(r % 1000) // 10]}"
+    return f"{_day(t // DAY_MS)[0]} {hms_table()[r // 1000]}.{TWO[(r % 1000) // 10]}"
 
 
 def agent_iso(t: int, frac: bool = False) -> str:
     """``2024-03-14T09:31:05Z`` or ``...05.123Z`` (newer guest agents)."""
     r = t % DAY_MS
     tail = f".{THREE[r % 1000]}Z" if frac else "Z"
-    return f"{_day(t // DAY_MS)[2]}T{HMS[r // 1000]}{tail}"
+    return f"{_day(t // DAY_MS)[2]}T{hms_table()[r // 1000]}{tail}"
 
 
 def boot_ts(t: int) -> str:
     """``2024/03/14, 09:29:40.118`` (bootstrapper, milliseconds)."""
     r = t % DAY_MS
-    return f"{_day(t // DAY_MS)[1]}, {HMS[r // 1000]}.{THREE[r % 1000]}"
+    return f"{_day(t // DAY_MS)[1]}, {hms_table()[r // 1000]}.{THREE[r % 1000]}"
 
 
 def trace_ts(t: int) -> str:
     """``03/14/24 09:29:38.41`` (TraceSource logs, two-digit year, hundredths)."""
     r = t % DAY_MS
-    return f"{_day(t // DAY_MS)[3]} {HMS[r // 1000]}.{TWO[(r % 1000) // 10]}"
+    return f"{_day(t // DAY_MS)[3]} {hms_table()[r // 1000]}.{TWO[(r % 1000) // 10]}"
 
 
 def plugin_ts(t: int) -> str:
@@ -95,7 +101,7 @@ def plugin_ts(t: int) -> str:
 def stamp(t: int) -> str:
     """``20240314T092940`` for timestamped file names."""
     r = t % DAY_MS
-    return _day(t // DAY_MS)[2].replace("-", "") + "T" + HMS[r // 1000].replace(":", "")
+    return _day(t // DAY_MS)[2].replace("-", "") + "T" + hms_table()[r // 1000].replace(":", "")
 
 
 def portal_ts(t: int) -> str:
