@@ -110,8 +110,16 @@ def test_timeline_cycles_as_csv_and_events_as_jsonl():
     assert header.startswith("instance,cycle,start,end")
     assert rows and all(",failed," in row for row in rows)
     events = run(
-        "timeline", str(FIXTURES / "S01"), "--event", "task_exit", "--format", "jsonl",
-        "--since", "2024-03-14 09:10", "--until", "2024-03-14 09:12",
+        "timeline",
+        str(FIXTURES / "S01"),
+        "--event",
+        "task_exit",
+        "--format",
+        "jsonl",
+        "--since",
+        "2024-03-14 09:10",
+        "--until",
+        "2024-03-14 09:12",
     )
     records = [json.loads(line) for line in events.output.splitlines()]
     assert records and {r["event"] for r in records} == {"task_exit"}
@@ -120,12 +128,21 @@ def test_timeline_cycles_as_csv_and_events_as_jsonl():
 
 
 def test_timeline_parquet_needs_an_output_file(tmp_path: Path):
-    assert CliRunner().invoke(
-        main, ["timeline", str(FIXTURES / "S01"), "--format", "parquet"]
-    ).exit_code == ExitStatus.USAGE
+    assert (
+        CliRunner()
+        .invoke(main, ["timeline", str(FIXTURES / "S01"), "--format", "parquet"])
+        .exit_code
+        == ExitStatus.USAGE
+    )
     target = tmp_path / "gaps.parquet"
     result = run(
-        "timeline", str(FIXTURES / "S18"), "--show", "gaps", "--format", "parquet", "-o",
+        "timeline",
+        str(FIXTURES / "S18"),
+        "--show",
+        "gaps",
+        "--format",
+        "parquet",
+        "-o",
         str(target),
     )
     assert result.exit_code == ExitStatus.OK
@@ -137,7 +154,13 @@ def test_timeline_parquet_needs_an_output_file(tmp_path: Path):
 def test_tz_override_shifts_the_times():
     utc = run("timeline", str(FIXTURES / "healthy"), "--show", "cycles", "--format", "csv")
     paris = run(
-        "timeline", str(FIXTURES / "healthy"), "--show", "cycles", "--format", "csv", "--tz",
+        "timeline",
+        str(FIXTURES / "healthy"),
+        "--show",
+        "cycles",
+        "--format",
+        "csv",
+        "--tz",
         "Europe/Paris",
     )
     assert "2024-03-14T09:00:00" in utc.output

@@ -62,7 +62,11 @@ def test_host_events_take_the_component_of_their_log():
     message = "Role entrypoint . CALLING   OnStart(): WorkerRole1.WorkerRole"
     for kind, component in (("WaIISHost", "K"), ("WaWorkerHost", "I"), ("WaWebHost", "J")):
         row = _classify(kind, [message]).row(0, named=True)
-        assert (row["event"], row["stage"], row["component"]) == ("onstart_call", "onstart", component)
+        assert (row["event"], row["stage"], row["component"]) == (
+            "onstart_call",
+            "onstart",
+            component,
+        )
 
 
 def test_first_record_of_a_bootstrapper_file_is_its_start_whatever_the_wording():

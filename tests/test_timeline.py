@@ -72,7 +72,13 @@ def test_stage_times_cover_each_cycle():
     analysis = analysed("healthy")
     times = analysis.stage_times.filter(pl.col("cycle") == 1)
     assert times["stage"].to_list() == [
-        "agent", "cleanup", "startup_tasks", "configure_iis", "host_start", "onstart", "run",
+        "agent",
+        "cleanup",
+        "startup_tasks",
+        "configure_iis",
+        "host_start",
+        "onstart",
+        "run",
         "ready",
     ]
     cycle = analysis.cycles.row(0, named=True)
