@@ -9,12 +9,17 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from azdiag import __version__
 from azdiag.exit_status import ExitStatus
+
+if TYPE_CHECKING:  # the CLI imports these lazily, inside the commands
+    from azdiag.analysis import Analysis
+    from azdiag.formats import FormatSet
+    from azdiag.ingest import Ingested
 
 
 class _Group(click.Group):
@@ -70,7 +75,7 @@ def formats() -> None:
     """Inspect the log format definitions and how well they read a collection."""
 
 
-def _load_formats(format_dirs: tuple[Path, ...]):  # type: ignore[no-untyped-def]
+def _load_formats(format_dirs: tuple[Path, ...]) -> FormatSet:
     from azdiag.formats import FormatError, load_formats
 
     try:
@@ -101,12 +106,13 @@ def formats_list(format_dirs: tuple[Path, ...], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    for row in rows:
-        names = ", ".join(row["file_names"]) or "(sniffed only)"
-        click.echo(f"{row['id']:<20} {row['kind']:<18} component {row['component'] or '-'}")
-        click.echo(f"    {row['description']}")
+    for f in format_set:
+        names = ", ".join(f.file_names) or "(sniffed only)"
+        click.echo(f"{f.id:<20} {f.kind:<18} component {f.component or '-'}")
+        click.echo(f"    {f.description}")
         click.echo(f"    files:   {names}")
-        click.echo(f"    headers: {', '.join(row['headers'])}  ({row['samples']} samples)")
+        headers = ", ".join(h.name for h in f.headers)
+        click.echo(f"    headers: {headers}  ({len(f.samples)} samples)")
 
 
 @formats.command("test")
@@ -146,7 +152,7 @@ def formats_check(path: Path, format_dirs: tuple[Path, ...], tz: str, as_json: b
         sys.exit(ExitStatus.INPUT_ERROR)
 
 
-def _ingest(path: Path, format_set, tz: str):  # type: ignore[no-untyped-def]
+def _ingest(path: Path, format_set: FormatSet, tz: str) -> Ingested:
     """Ingest PATH or exit with a clear input error."""
     from azdiag.collect import CollectError
     from azdiag.ingest import ingest
@@ -221,7 +227,7 @@ def timeline(
         click.echo(text, nl=False)
 
 
-def _analyze(path: Path, format_dirs: tuple[Path, ...], tz: str):  # type: ignore[no-untyped-def]
+def _analyze(path: Path, format_dirs: tuple[Path, ...], tz: str) -> Analysis:
     from azdiag.analysis import from_ingested
 
     formats = _load_formats(format_dirs)

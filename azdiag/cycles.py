@@ -17,7 +17,7 @@ from azdiag.workflow import Workflow
 #: Cycle number of the events before an instance's first boundary (its start was not collected).
 BEFORE_FIRST_BOUNDARY = 0
 
-CYCLE_SCHEMA = {
+CYCLE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "instance": pl.String,
     "cycle": pl.UInt32,
     "start": pl.Datetime("us", "UTC"),

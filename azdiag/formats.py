@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import re
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,7 +87,7 @@ class FormatSet:
 
     formats: dict[str, LogFormat]
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[LogFormat]:
         return iter(self.formats.values())
 
     def __getitem__(self, fmt_id: str) -> LogFormat:

@@ -11,7 +11,7 @@ import polars as pl
 
 from azdiag.workflow import Cadence, Workflow
 
-GAP_SCHEMA = {
+GAP_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "instance": pl.String,
     "kind": pl.String,
     "beat": pl.String,

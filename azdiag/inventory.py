@@ -5,6 +5,7 @@ Shared by ``azdiag formats check`` (text and JSON) and, later, the reports.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from azdiag.times import iso
@@ -81,7 +82,7 @@ def inventory_text(ingested: Ingested, *, examples: int = 3) -> str:
     return "\n".join(out)
 
 
-def _table(rows: list[tuple[str, ...]]) -> str:
+def _table(rows: Sequence[tuple[str, ...]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     return "\n".join(line.rstrip() for line in lines)

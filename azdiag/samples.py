@@ -123,7 +123,9 @@ def check_signatures(formats: FormatSet) -> tuple[int, list[SampleFailure]]:
     return count, failures
 
 
-def _signature_problem(event: str, sample: dict[str, Any], row: dict[str, Any], positive: bool):  # type: ignore[no-untyped-def]
+def _signature_problem(
+    event: str, sample: dict[str, Any], row: dict[str, Any], positive: bool
+) -> str | None:
     if not positive:
         return f"must not be {event}, but was" if row["event"] == event else None
     if row["event"] != event:

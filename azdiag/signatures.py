@@ -10,6 +10,7 @@ picks the candidate records, then each signature's literal and regex run only on
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,7 +56,7 @@ class SignatureSet:
         names = {f for sigs in self.by_format.values() for s in sigs for f in s.fields}
         return sorted(names)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Signature]:
         return (s for sigs in self.by_format.values() for s in sigs)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-STATE_SCHEMA = {
+STATE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "instance": pl.String,
     "state": pl.String,
     "detail": pl.String,
