@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # the CLI imports these lazily, inside the commands
     from azdiag.analysis import Analysis
     from azdiag.formats import FormatSet
     from azdiag.ingest import Ingested
+    from azdiag.rulebook import Rule
 
 
 class _Group(click.Group):
@@ -232,6 +233,158 @@ def _analyze(path: Path, format_dirs: tuple[Path, ...], tz: str) -> Analysis:
 
     formats = _load_formats(format_dirs)
     return from_ingested(_ingest(path, formats, tz), formats)
+
+
+rules_option = click.option(
+    "--rules",
+    "rule_dirs",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of extra rules (*.toml); same id replaces a shipped rule.",
+)
+_LEVELS = ("info", "warning", "error", "critical")
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["json"]),
+    default="json",
+    show_default=True,
+    help="Report format.",
+)
+@click.option(
+    "-o", "--output", default="-", show_default=True, help="Write the report here ('-': stdout)."
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(_LEVELS),
+    help="Exit with 3 when a finding reaches this severity (for scripts).",
+)
+@click.option("--no-timestamp", is_flag=True, help="Leave out generated_at: byte-stable output.")
+@rules_option
+@formats_option
+@tz_option
+def report(
+    path: Path,
+    output_format: str,
+    output: str,
+    fail_on: str | None,
+    no_timestamp: bool,
+    rule_dirs: tuple[Path, ...],
+    format_dirs: tuple[Path, ...],
+    tz: str,
+) -> None:
+    """Diagnose PATH: findings, the stage they belong to, and a verdict per instance."""
+    from azdiag.diagnosis import diagnose
+    from azdiag.report_json import report_json
+
+    rules = _load_rules(rule_dirs)
+    analysis = _analyze(path, format_dirs, tz)
+    diagnosis = diagnose(analysis, rules)
+    text = report_json(analysis, diagnosis, timestamp=not no_timestamp)
+    if output == "-":
+        click.echo(text, nl=False)
+    else:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"{output}: {diagnosis.overall.summary}", err=True)
+    worst = diagnosis.worst_severity()
+    if fail_on and worst and _LEVELS.index(worst) >= _LEVELS.index(fail_on):
+        sys.exit(ExitStatus.FINDINGS)
+
+
+def _load_rules(rule_dirs: tuple[Path, ...]) -> list[Rule]:
+    from azdiag.rulebook import RuleError, load_rules
+    from azdiag.workflow import load_workflow
+
+    try:
+        return load_rules(rule_dirs, stages=set(load_workflow().stages))
+    except RuleError as exc:
+        fail(f"bad rule: {exc}", ExitStatus.USAGE)
+
+
+@main.group()
+def rules() -> None:
+    """List, show and test the diagnostic rules."""
+
+
+@rules.command("list")
+@rules_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def rules_list(rule_dirs: tuple[Path, ...], as_json: bool) -> None:
+    """One line per rule: id, scenario, severity, stage, title."""
+    found = _load_rules(rule_dirs)
+    if as_json:
+        rows = [
+            {
+                "id": r.id,
+                "scenario": r.scenario,
+                "severity": r.severity,
+                "confidence": r.confidence,
+                "stage": r.stage,
+                "title": r.title,
+                "condition": r.when["type"],
+                "examples": len(r.examples),
+            }
+            for r in found
+        ]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in found:
+        scenario = r.scenario or "-"
+        click.echo(
+            f"{r.id:<34} {scenario:<5} {r.severity:<8} {r.stage or '(evidence)':<14} {r.title}"
+        )
+
+
+@rules.command("show")
+@click.argument("rule_id")
+@rules_option
+def rules_show(rule_id: str, rule_dirs: tuple[Path, ...]) -> None:
+    """Everything about one rule: condition, explanation, advice, examples."""
+    found = {r.id: r for r in _load_rules(rule_dirs)}
+    if rule_id not in found:
+        fail(f"no rule {rule_id!r}; see 'azdiag rules list'", ExitStatus.USAGE)
+    r = found[rule_id]
+    click.echo(f"{r.id}: {r.title}")
+    click.echo(
+        f"scenario {r.scenario or '-'}, severity {r.severity}, confidence {r.confidence}, "
+        f"stage {r.stage or 'from the evidence'}  ({r.source_file})"
+    )
+    click.echo(f"\nwhen: {json.dumps(r.when)}")
+    for condition in r.unless:
+        click.echo(f"unless: {json.dumps(condition)}")
+    click.echo(f"\n{r.explanation}\n\nAdvice:\n{r.advice}")
+    if r.documented:
+        click.echo(f"\nBasis: {r.documented}")
+    for ref in r.references:
+        click.echo(f"see: {ref}")
+    for example in r.examples:
+        click.echo(f"example ({'fires' if example.fires else 'silent'}): {example.name}")
+
+
+@rules.command("test")
+@click.argument(
+    "folder", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+def rules_test(folder: Path | None) -> None:
+    """Run the examples of every rule (the shipped ones and those of FOLDER)."""
+    from azdiag.rule_examples import run_examples
+
+    found = _load_rules((folder,) if folder else ())
+    if folder:  # only the rules that FOLDER defines (or redefines)
+        own = {str(p) for p in folder.glob("*.toml")}
+        found = [r for r in found if r.source_file in own]
+    results = run_examples(found)
+    for result in results:
+        if not result.passed:
+            click.echo(f"FAIL {result}")
+    failed = sum(not r.passed for r in results)
+    click.echo(f"{len(results) - failed} passed, {failed} failed")
+    if failed:
+        sys.exit(ExitStatus.INPUT_ERROR)
 
 
 def _register_optional_commands() -> None:

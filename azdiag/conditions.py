@@ -1,0 +1,318 @@
+"""Rule conditions -> hits: the rows of evidence that make a rule fire.
+
+Every condition type turns the timeline's tables into a frame of hits with at least
+``instance``, ``time``, ``cycle``, ``file``, ``line``, ``text``, ``stage`` and ``component``;
+events bring their signature fields along (``cmd``, ``code``...) for the rule's placeholders.
+Selectors filter the events table on its categorical columns first and only then join the
+fields, so a rule costs little even on millions of heartbeats.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from azdiag.rulebook import parse_duration
+from azdiag.signatures import with_fields
+from azdiag.workflow import Workflow
+
+UTC_TIME = pl.Datetime("us", "UTC")
+
+HIT_COLUMNS = ("instance", "time", "cycle", "file", "line", "text", "stage", "component")
+
+
+@dataclass
+class Facts:
+    """What conditions look at: the timeline of one collection."""
+
+    events: pl.DataFrame
+    details: pl.DataFrame
+    cycles: pl.DataFrame
+    gaps: pl.DataFrame
+    states: pl.DataFrame
+    workflow: Workflow
+
+    def instance_ends(self) -> dict[str, Any]:
+        if self.events.height == 0:
+            return {}
+        ends = self.events.group_by("instance").agg(pl.col("time").max())
+        return {str(i): t for i, t in ends.iter_rows()}
+
+
+def empty_hits() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={
+            "instance": pl.String,
+            "time": UTC_TIME,
+            "cycle": pl.UInt32,
+            "file": pl.String,
+            "line": pl.UInt32,
+            "text": pl.String,
+            "stage": pl.String,
+            "component": pl.String,
+        }
+    )
+
+
+def evaluate(condition: dict[str, Any], facts: Facts) -> pl.DataFrame:
+    """The hits of one condition (see the module docstring)."""
+    handler = _HANDLERS[condition["type"]]
+    return handler(condition, facts)
+
+
+def select(selector: dict[str, Any], facts: Facts) -> pl.DataFrame:
+    """Events matching a selector, as hits with their signature fields."""
+    events = facts.events
+    if events.height == 0:
+        return empty_hits()
+    conditions = []
+    for column in ("event", "kind", "stage", "level", "component"):
+        if column in selector:
+            wanted = selector[column]
+            values = [wanted] if isinstance(wanted, str) else list(wanted)
+            if column == "kind":  # an unknown kind selects nothing rather than failing
+                known = set(events.schema["kind"].categories)  # type: ignore[attr-defined]
+                values = [v for v in values if v in known]
+            conditions.append(pl.col(column).is_in(values))
+    chosen = events.lazy().filter(conditions) if conditions else events.lazy()
+    picked = chosen.select(
+        "instance", "time", "cycle", "file", "line", "message", "stage", "component", "sig"
+    ).collect()
+    if picked.height == 0:
+        return empty_hits()
+    hits = with_fields(picked, facts.details).with_columns(
+        pl.col("instance", "file", "stage", "component").cast(pl.String),
+        text=pl.col("message").cast(pl.String),
+    )
+    if "text" in selector:
+        hits = hits.filter(pl.col("text").str.contains(selector["text"]))
+    for name, test in selector.get("where", {}).items():
+        hits = hits.filter(_field_test(name, test, hits))
+    return hits.drop("message", "sig", "failure", strict=False)
+
+
+def _field_test(name: str, test: Any, hits: pl.DataFrame) -> pl.Expr:
+    if name not in hits.columns:
+        return pl.lit(False)
+    column = pl.col(name)
+    if not isinstance(test, dict):
+        return (column == str(test)).fill_null(False)
+    expr = pl.lit(True)
+    if "in" in test:
+        expr &= column.is_in([str(v) for v in test["in"]]).fill_null(False)
+    if "not_in" in test:
+        expr &= column.is_not_null() & ~column.is_in([str(v) for v in test["not_in"]])
+    if "regex" in test:
+        expr &= column.str.contains(test["regex"]).fill_null(False)
+    if "not_regex" in test:
+        expr &= ~column.str.contains(test["not_regex"]).fill_null(True)
+    if test.get("present") is True:
+        expr &= column.is_not_null()
+    if test.get("present") is False:
+        expr &= column.is_null()
+    return expr
+
+
+def _match(condition: dict[str, Any], facts: Facts) -> pl.DataFrame:
+    hits = select(condition.get("select", {}), facts)
+    return _at_least(hits, int(condition.get("min_count", 1)))
+
+
+def _at_least(hits: pl.DataFrame, count: int) -> pl.DataFrame:
+    if count <= 1 or hits.height == 0:
+        return hits
+    return hits.filter(pl.len().over("instance") >= count)
+
+
+def _sequence(condition: dict[str, Any], facts: Facts) -> pl.DataFrame:
+    """``first`` followed (expect=present) or not followed (expect=absent) by ``then``."""
+    first = select(condition["first"], facts)
+    if first.height == 0:
+        return empty_hits()
+    then = select(condition["then"], facts)
+    within = parse_duration(condition.get("within", "100d"), "within")
+    scope = ["instance", *(["cycle"] if condition.get("scope", "cycle") == "cycle" else [])]
+    keys = [*scope, *condition.get("same", [])]
+    first = first.with_row_index("_first")
+    later = (
+        first.select("_first", "time", *keys)
+        .join(then.select(*keys, pl.col("time").alias("_then")), on=keys, how="inner")
+        .filter(
+            (pl.col("_then") >= pl.col("time"))
+            & ((pl.col("_then") - pl.col("time")).dt.total_seconds(fractional=True) <= within)
+        )
+    )
+    followed = later["_first"].unique().implode()
+    if condition.get("expect", "absent") == "present":
+        hits = first.filter(pl.col("_first").is_in(followed))
+    else:
+        ends = facts.instance_ends()
+        end = pl.col("instance").replace_strict(ends, default=None, return_dtype=UTC_TIME)
+        waited = (end - pl.col("time")).dt.total_seconds(fractional=True) >= within
+        hits = first.filter(~pl.col("_first").is_in(followed) & waited)
+    return _at_least(hits.drop("_first"), int(condition.get("min_count", 1)))
+
+
+def _repeat(condition: dict[str, Any], facts: Facts) -> pl.DataFrame:
+    """N or more start-up cycles ending the same way (within T of each other)."""
+    cycles = facts.cycles
+    chosen = pl.lit(True)
+    for column in ("outcome", "last_stage"):
+        if column in condition:
+            wanted = condition[column]
+            chosen &= pl.col(column).is_in([wanted] if isinstance(wanted, str) else wanted)
+    matching = cycles.filter(chosen)
+    if "require_no" in condition:  # cycles where a kind of event never shows (silent loops)
+        noisy = select(condition["require_no"], facts).select("instance", "cycle").unique()
+        matching = matching.join(noisy, on=["instance", "cycle"], how="anti")
+    needed = int(condition.get("min_cycles", 2))
+    if "within" in condition:
+        window = parse_duration(condition["within"], "within")
+        spans = (pl.col("start") - pl.col("start").shift(needed - 1)).over("instance")
+        dense = matching.sort("instance", "start").with_columns(_dense=spans.dt.total_seconds())
+        qualifying = dense.filter(pl.col("_dense") <= window)["instance"].unique().to_list()
+        matching = matching.filter(pl.col("instance").is_in(qualifying))
+    matching = matching.filter(pl.len().over("instance") >= needed)
+    stages = facts.workflow.stage_components
+    return matching.select(
+        "instance",
+        pl.col("start").alias("time"),
+        "cycle",
+        pl.lit(None, pl.String).alias("file"),
+        pl.lit(None, pl.UInt32).alias("line"),
+        pl.format(
+            "start-up cycle {} ({}) ended {} at stage {}",
+            "cycle",
+            pl.col("start").dt.strftime("%Y-%m-%d %H:%M:%S UTC"),
+            "outcome",
+            pl.col("last_stage").fill_null("?"),
+        ).alias("text"),
+        pl.col("last_stage").alias("stage"),
+        pl.col("last_stage").replace_strict(stages, default=None).alias("component"),
+        "outcome",
+        "failure_event",
+    )
+
+
+def _gap(condition: dict[str, Any], facts: Facts) -> pl.DataFrame:
+    gaps = facts.gaps
+    chosen = pl.lit(True)
+    if "kind" in condition:
+        chosen &= pl.col("kind") == condition["kind"]
+    if "min_seconds" in condition:
+        chosen &= pl.col("seconds") >= parse_duration(condition["min_seconds"], "min_seconds")
+    for flag in ("planned", "open", "beyond_restart_threshold"):
+        if flag in condition:
+            chosen &= pl.col(flag) == bool(condition[flag])
+    stages = facts.workflow.stage_components
+    return gaps.filter(chosen).select(
+        "instance",
+        pl.col("start").alias("time"),
+        "cycle",
+        pl.lit(None, pl.String).alias("file"),
+        pl.lit(None, pl.UInt32).alias("line"),
+        pl.format(
+            "{} silent for {} s from {} to {}{}",
+            "kind",
+            pl.col("seconds").round(1),
+            pl.col("start").dt.strftime("%Y-%m-%d %H:%M:%S"),
+            pl.col("end").dt.strftime("%H:%M:%S UTC"),
+            pl.when(pl.col("open")).then(pl.lit(" (end of collection)")).otherwise(pl.lit("")),
+        ).alias("text"),
+        "stage",
+        pl.col("stage").replace_strict(stages, default=None).alias("component"),
+        "seconds",
+        "planned_by",
+    )
+
+
+def _duration(condition: dict[str, Any], facts: Facts) -> pl.DataFrame:
+    """From the first ``start`` event to the first ``end`` event after it, in one cycle."""
+    starts = select(condition["start"], facts)
+    if starts.height == 0:
+        return empty_hits()
+    keys = ["instance", "cycle"]
+    first = starts.sort("time").group_by(keys, maintain_order=True).first()
+    ends = select(condition["end"], facts).select(*keys, pl.col("time").alias("_end"))
+    joined = first.join(ends, on=keys, how="left").filter(
+        pl.col("_end").is_null() | (pl.col("_end") >= pl.col("time"))
+    )
+    joined = joined.group_by(keys, maintain_order=True).agg(
+        pl.all().exclude("_end").first(), pl.col("_end").min()
+    )
+    if condition.get("open_ends_at_now", True):
+        now = facts.instance_ends()
+        end_of = pl.col("instance").replace_strict(now, default=None, return_dtype=UTC_TIME)
+        joined = joined.with_columns(_end=pl.coalesce("_end", end_of))
+    limit = parse_duration(condition["longer_than"], "longer_than")
+    return (
+        joined.with_columns(
+            seconds=(pl.col("_end") - pl.col("time")).dt.total_seconds(fractional=True)
+        )
+        .filter(pl.col("seconds") > limit)
+        .drop("_end")
+    )
+
+
+def _state(condition: dict[str, Any], facts: Facts) -> pl.DataFrame:
+    states = facts.states
+    wanted = condition["state"]
+    chosen = pl.col("state").is_in([wanted] if isinstance(wanted, str) else wanted)
+    if "longer_than" in condition:
+        chosen &= pl.col("seconds") > parse_duration(condition["longer_than"], "longer_than")
+    if "open" in condition:
+        chosen &= pl.col("open") == bool(condition["open"])
+    return states.filter(chosen).select(
+        "instance",
+        pl.col("start").alias("time"),
+        pl.lit(None, pl.UInt32).alias("cycle"),
+        pl.lit(None, pl.String).alias("file"),
+        pl.lit(None, pl.UInt32).alias("line"),
+        pl.format(
+            "reported {} for {} s since {} ({})",
+            "state",
+            pl.col("seconds").round(0),
+            pl.col("start").dt.strftime("%Y-%m-%d %H:%M:%S UTC"),
+            pl.col("detail").fill_null(""),
+        ).alias("text"),
+        pl.lit(None, pl.String).alias("stage"),
+        pl.lit(None, pl.String).alias("component"),
+        "state",
+        "detail",
+        "seconds",
+    )
+
+
+def _sql(condition: dict[str, Any], facts: Facts) -> pl.DataFrame:
+    """The escape hatch: a polars SQL query over events (with fields), cycles, gaps, states.
+
+    The query must return ``instance`` and ``time``; other hit columns are optional.
+    """
+    events = with_fields(facts.events, facts.details).with_columns(
+        pl.col("instance", "kind", "file", "level", "event", "stage", "component").cast(pl.String),
+        pl.col("message").cast(pl.String),
+    )
+    context = pl.SQLContext(
+        events=events, cycles=facts.cycles, gaps=facts.gaps, states=facts.states, eager=True
+    )
+    result = context.execute(condition["query"])
+    missing = {"instance", "time"} - set(result.columns)
+    if missing:
+        raise ValueError(f"the sql query must return {sorted(missing)}")
+    for column, dtype in empty_hits().schema.items():
+        if column not in result.columns:
+            result = result.with_columns(pl.lit(None, dtype).alias(column))
+    return result.with_columns(pl.col("instance").cast(pl.String))
+
+
+_HANDLERS = {
+    "match": _match,
+    "sequence": _sequence,
+    "repeat": _repeat,
+    "gap": _gap,
+    "duration": _duration,
+    "state": _state,
+    "sql": _sql,
+}

@@ -1,0 +1,172 @@
+"""Rules applied to a timeline: one finding per (rule, instance) whose condition has hits.
+
+``unless`` conditions silence hits (the whole instance, the same cycle, or hits that follow
+theirs within a window). Explanation and advice are filled from the most telling evidence.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+from azdiag.conditions import Facts, evaluate
+from azdiag.rulebook import Rule, parse_duration
+
+#: Evidence lines kept per finding.
+MAX_EVIDENCE = 8
+
+
+@dataclass
+class Finding:
+    rule: Rule
+    instance: str
+    stage: dict[str, Any]  # {"id", "component", "step", "name"}
+    first_seen: datetime
+    last_seen: datetime
+    count: int
+    cycles: list[int]
+    evidence: list[dict[str, Any]]
+    explanation: str
+    advice: str
+    values: dict[str, Any] = field(default_factory=dict)  # placeholder values, for summaries
+
+    @property
+    def rank(self) -> tuple[int, int, int, int]:
+        """Higher sorts first: severity, confidence, earliest causal stage, recurrence."""
+        order = self.values.get("stage_order") or 99
+        return (self.rule.severity_rank, self.rule.confidence_rank, -order, self.count)
+
+
+def apply_rules(rules: list[Rule], facts: Facts) -> list[Finding]:
+    """Every finding, ordered by instance then rank (most important first), then rule id."""
+    findings: list[Finding] = []
+    for rule in rules:
+        findings += apply_rule(rule, facts)
+    findings.sort(key=lambda f: (f.instance, tuple(-x for x in f.rank), f.rule.id))
+    return findings
+
+
+def apply_rule(rule: Rule, facts: Facts) -> list[Finding]:
+    hits = evaluate(rule.when, facts)
+    for condition in rule.unless:
+        if hits.height == 0:
+            break
+        hits = _silence(hits, evaluate(condition, facts), condition)
+    if hits.height == 0:
+        return []
+    return [
+        _finding(rule, str(instance), group.sort("time"), facts)
+        for (instance,), group in hits.group_by("instance", maintain_order=True)
+    ]
+
+
+def _silence(hits: pl.DataFrame, quiet: pl.DataFrame, condition: dict[str, Any]) -> pl.DataFrame:
+    if quiet.height == 0:
+        return hits
+    scope = condition.get("scope", "instance")
+    if scope == "instance":
+        return hits.filter(~pl.col("instance").is_in(quiet["instance"].unique().implode()))
+    if scope == "cycle":
+        keys = quiet.select("instance", "cycle").unique()
+        return hits.join(keys, on=["instance", "cycle"], how="anti", nulls_equal=True)
+    window = parse_duration(condition.get("window", "15m"), "window")
+    before = (
+        hits.with_row_index("_hit")
+        .select("_hit", "instance", "time")
+        .join(quiet.select("instance", pl.col("time").alias("_q")), on="instance")
+        .filter(
+            (pl.col("_q") <= pl.col("time"))
+            & ((pl.col("time") - pl.col("_q")).dt.total_seconds(fractional=True) <= window)
+        )["_hit"]
+        .unique()
+        .implode()
+    )
+    return hits.with_row_index("_hit").filter(~pl.col("_hit").is_in(before)).drop("_hit")
+
+
+def _finding(rule: Rule, instance: str, hits: pl.DataFrame, facts: Facts) -> Finding:
+    workflow = facts.workflow
+    first = hits.row(0, named=True)
+    stage_id = rule.stage or _most_common(hits["stage"])
+    component = _most_common(hits["component"]) if not rule.stage else None
+    if rule.stage and stage_id:
+        component = _component_of_evidence(hits, stage_id) or None
+    stage = workflow.stage_dict(stage_id, component)
+    cycles = sorted({int(c) for c in hits["cycle"].drop_nulls().to_list()})
+    values = {
+        **{k: v for k, v in first.items() if v is not None},
+        "instance": instance,
+        "role": instance.split("_IN_")[0],
+        "count": hits.height,
+        "cycle_count": len(cycles),
+        "first_seen": _hm(hits["time"].min()),
+        "last_seen": _hm(hits["time"].max()),
+        "stage_id": stage["id"],
+        "stage_name": stage["name"],
+        "component": stage["component"],
+        "step": stage["step"],
+        "stage_order": workflow.stage_orders.get(stage_id or "", 99),
+        "title": rule.title,
+    }
+    return Finding(
+        rule=rule,
+        instance=instance,
+        stage=stage,
+        first_seen=hits["time"].min(),  # type: ignore[arg-type]
+        last_seen=hits["time"].max(),  # type: ignore[arg-type]
+        count=hits.height,
+        cycles=cycles,
+        evidence=_evidence(hits),
+        explanation=fill(rule.explanation, values),
+        advice=fill(rule.advice, values),
+        values=values,
+    )
+
+
+def _component_of_evidence(hits: pl.DataFrame, stage_id: str) -> str | None:
+    same = hits.filter(pl.col("stage") == stage_id)["component"].drop_nulls()
+    return same[0] if len(same) else None
+
+
+def _most_common(series: pl.Series) -> str | None:
+    values = series.drop_nulls()
+    if len(values) == 0:
+        return None
+    counts = values.value_counts(sort=True)
+    return str(counts.row(0)[0])
+
+
+def _evidence(hits: pl.DataFrame) -> list[dict[str, Any]]:
+    """The first and the latest hit first (when it began, how it looks now), then the rest."""
+    rows = hits.select("file", "line", "time", "text").to_dicts()
+    if len(rows) > 2:
+        rows = [rows[0], rows[-1], *rows[1:-1]]
+    return rows[:MAX_EVIDENCE]
+
+
+class _Lenient(dict):  # type: ignore[type-arg]
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def fill(template: str, values: dict[str, Any]) -> str:
+    """``template`` with ``{name}`` replaced by ``values[name]``; unknown names stay as written."""
+    safe = _Lenient({k: _text(v) for k, v in values.items()})
+    try:
+        return string.Formatter().vformat(template, (), safe)
+    except (ValueError, IndexError, KeyError):
+        return template
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return str(value)
+
+
+def _hm(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if isinstance(value, datetime) else "?"

@@ -1,0 +1,121 @@
+"""The JSON report: a versioned, documented contract (docs/report-json.md).
+
+Identical input gives identical bytes, apart from ``generated_at``, which ``timestamp=False``
+leaves out. Keys are written in a fixed order and lists are sorted deterministically.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+
+from azdiag import __version__
+from azdiag.analysis import Analysis
+from azdiag.diagnosis import Diagnosis
+from azdiag.findings import Finding
+from azdiag.times import iso
+
+SCHEMA_VERSION = 1
+
+
+def report_dict(analysis: Analysis, diagnosis: Diagnosis, *, timestamp: bool = True) -> dict:
+    ingested = analysis.ingested
+    start, end = ingested.window
+    report: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "azdiag", "version": __version__, "rules": len(diagnosis.rules)},
+    }
+    if timestamp:
+        report["generated_at"] = iso(datetime.now(UTC))
+    report["collection"] = {
+        "path": ingested.input,
+        "time_zone": ingested.tz,
+        "files": [_file(f) for f in ingested.files],
+        "skipped": [
+            {"path": s.display, "category": s.category, "reason": s.reason}
+            for s in ingested.collection.skipped
+        ],
+        "window": {"start": iso(start), "end": iso(end)},
+        "warnings": list(analysis.warnings),
+    }
+    report["instances"] = [
+        {
+            "id": verdict.instance,
+            "role": (verdict.instance or "").split("_IN_")[0] or None,
+            "cycles": _cycles(analysis.cycles, verdict.instance),
+            "verdict": verdict.to_dict(),
+        }
+        for verdict in diagnosis.verdicts
+    ]
+    report["findings"] = [_finding(f) for f in diagnosis.findings]
+    report["verdict"] = diagnosis.overall.to_dict()
+    return report
+
+
+def report_json(analysis: Analysis, diagnosis: Diagnosis, *, timestamp: bool = True) -> str:
+    return json.dumps(report_dict(analysis, diagnosis, timestamp=timestamp), indent=2) + "\n"
+
+
+def _file(f: Any) -> dict[str, Any]:
+    return {
+        "path": f.path,
+        "kind": f.kind,
+        "instance": f.instance,
+        "encoding": f.encoding,
+        "lines": f.lines,
+        "parsed_lines": f.parsed_lines,
+        "records": f.records,
+        "unparsed_lines": f.unparsed_lines,
+        "first": iso(f.first),
+        "last": iso(f.last),
+        "error": f.error,
+    }
+
+
+def _cycles(cycles: pl.DataFrame, instance: str | None) -> list[dict[str, Any]]:
+    rows = cycles.filter(pl.col("instance") == instance).sort("cycle").iter_rows(named=True)
+    return [
+        {
+            "cycle": row["cycle"],
+            "start": iso(row["start"]),
+            "end": iso(row["end"]),
+            "observed_start": row["observed_start"],
+            "opened_by": row["opened_by"],
+            "stages": list(row["stages"] or []),
+            "last_stage": row["last_stage"],
+            "outcome": row["outcome"],
+            "ready_at": iso(row["ready_at"]),
+            "failure_event": row["failure_event"],
+            "failure_at": iso(row["failure_at"]),
+            "seconds": row["seconds"],
+        }
+        for row in rows
+    ]
+
+
+def _finding(finding: Finding) -> dict[str, Any]:
+    rule = finding.rule
+    return {
+        "rule": rule.id,
+        "scenario": rule.scenario,
+        "title": rule.title,
+        "severity": rule.severity,
+        "confidence": rule.confidence,
+        "instance": finding.instance,
+        "stage": {key: finding.stage[key] for key in ("component", "step", "name")},
+        "first_seen": iso(finding.first_seen),
+        "last_seen": iso(finding.last_seen),
+        "count": finding.count,
+        "cycles": finding.cycles,
+        "evidence": [
+            {"file": e["file"], "line": e["line"], "time": iso(e["time"]), "text": e["text"]}
+            for e in finding.evidence
+        ],
+        "explanation": finding.explanation,
+        "advice": finding.advice,
+        "documented": rule.documented,
+        "references": list(rule.references),
+    }
