@@ -190,7 +190,7 @@ def _mark_first_records(
 
     For logs written anew at each process start (the bootstrapper's), the file's first record
     *is* the start, whatever its wording; files whose start line a signature already recognised
-    are left alone.
+    are left alone, and so is a first record that is itself a recognised event.
     """
     event = fmt.first_record_event
     model = next((s for s in signatures.by_format.get(fmt.id, []) if s.event == event), None)
@@ -209,8 +209,9 @@ def _mark_first_records(
     firsts = (
         rows.filter(~pl.col("file").is_in(recognised))
         .group_by("file")
-        .agg(pl.col("_row").sort_by("line").first())["_row"]
-    )
+        .agg(pl.all().sort_by("line").first())
+        .filter(pl.col("event").is_null())  # a recognised first line keeps its own meaning
+    )["_row"]
     if firsts.len() == 0:
         return events
     chosen = pl.repeat(False, events.height, eager=True)
