@@ -5,7 +5,9 @@ with drive letters as names, zips in zips, single gzipped files. So logs are fou
 anywhere (then by sniffing their first lines), everything else is listed with a category so the
 report can say what the collection holds, and each log is put into a role instance from the
 best evidence available (``<Role>_IN_<n>`` in its path or text, a DiagnosticStore folder, its
-neighbours). Reading is delegated to :mod:`azdiag.archive`, which never trusts the input.
+neighbours: weighed in :mod:`azdiag.instances`) and numbered among its rotated copies
+(:mod:`azdiag.generations`). Reading is delegated to :mod:`azdiag.archive`, which never trusts
+the input.
 """
 
 from __future__ import annotations
@@ -20,12 +22,19 @@ from typing import Protocol
 
 from azdiag.archive import ArchiveError, Entry, Limits, Location, Reader, walk
 from azdiag.decode import Decoded, binary_category, decode, sniff_head
+from azdiag.generations import generations
+from azdiag.instances import (
+    Instance,
+    RoleNames,
+    instance_in_path,
+    instance_in_text,
+    place,
+    role_in_path,
+)
 
 __all__ = ["CollectError", "Collection", "Limits", "LogSource", "SkippedItem", "discover"]
 
 HEAD_BYTES = 64 << 10  # what is read of a file to sniff its kind and find instance names
-UNASSIGNED = "(unassigned)"
-DEFAULT_INSTANCE = "instance"
 _DEFAULT_LIMITS = Limits()
 
 
@@ -182,90 +191,8 @@ def _category_by_content(head: bytes, lines: list[str]) -> tuple[str, str] | Non
     return None
 
 
-# -- role instances ------------------------------------------------------------------------
-
-# "_IN_" is matched as written (upper case) so that words like "sign_in_2" are not taken.
-_INSTANCE = re.compile(r"(?<![A-Za-z0-9_-])([A-Za-z][A-Za-z0-9_-]*?)_IN_(\d+)(?!\d)")
-_DIAGNOSTIC_STORE = re.compile(r"^(?:.*\.)?([A-Za-z][A-Za-z0-9_-]*)\.DiagnosticStore$", re.I)
-_INSTANCE_NAME = re.compile(r"^(.+)_IN_\d+$")
-
-_Instance = tuple[str, int]  # (role as written, instance number)
-
-
 def _split_display(display: str) -> list[str]:
     return [p for p in re.split(r"[/!]", display) if p]
-
-
-def _instance_in_path(parts: list[str]) -> _Instance | None:
-    """The nearest ``<Role>_IN_<n>`` in a path (the file name included)."""
-    for part in reversed(parts):
-        found = _INSTANCE.findall(part)
-        if found:
-            role, n = found[-1]
-            return role, int(n)
-    return None
-
-
-def _instance_in_text(lines: list[str]) -> _Instance | None:
-    """The ``<Role>_IN_<n>`` named most often in a file's head (first seen wins ties)."""
-    counts: dict[tuple[str, int], int] = {}
-    spelled: dict[tuple[str, int], str] = {}
-    for line in lines:
-        for role, n in _INSTANCE.findall(line):
-            key = (role.lower(), int(n))
-            counts[key] = counts.get(key, 0) + 1
-            spelled.setdefault(key, role)
-    if not counts:
-        return None
-    key = max(counts, key=lambda k: counts[k])  # max keeps the first of equal counts
-    return spelled[key], key[1]
-
-
-def _role_in_path(parts: list[str]) -> str | None:
-    for part in reversed(parts[:-1]):
-        match = _DIAGNOSTIC_STORE.match(part)
-        if match:
-            return match.group(1)
-    return None
-
-
-# -- generations ---------------------------------------------------------------------------
-
-_OLD = re.compile(r"^.+\.log\.old(\d*)$")
-_NUMBERED = re.compile(r"^.+\.log\.(\d{1,6})$|^.+\.(\d{1,3})\.log$")
-_STAMPED = re.compile(
-    r"^.+?[._-](\d{4}-?\d{2}-?\d{2}"  # date, then an optional time of day
-    r"(?:[t_ .-]?\d{2}[-:.]?\d{2}(?:[-:.]?\d{2})?(?:[.,]?\d+)?)?)\.log$"
-)
-_OTHER_SUFFIX = re.compile(r"^.+\.log\.[^.]+$")
-
-
-def _age(name: str) -> tuple[str, int | str]:
-    """How a file name marks its generation: current, numbered (.old/.N/.oldN) or stamped."""
-    lower = name.lower()
-    if match := _OLD.match(lower):
-        return "numbered", max(int(match.group(1) or 1), 1)
-    if match := _STAMPED.match(lower):
-        return "stamped", re.sub(r"\D", "", match.group(1)).ljust(20, "0")
-    if match := _NUMBERED.match(lower):
-        return "numbered", max(int(match.group(1) or match.group(2)), 1)
-    if _OTHER_SUFFIX.match(lower):
-        return "numbered", 1
-    return "current", 0
-
-
-def _generations(names: list[str]) -> list[int]:
-    """Generation numbers for the files of one (instance, format): 0 current, bigger older.
-
-    .old is 1 and .N / .oldN are N; timestamped names rank newest first, after the numbered
-    ones when a current file exists (else the newest stamped file is the current one).
-    """
-    ages = [_age(n) for n in names]
-    literal = [int(v) for kind, v in ages if kind != "stamped"]
-    has_current = any(kind == "current" for kind, _ in ages)
-    stamps = sorted({str(v) for kind, v in ages if kind == "stamped"}, reverse=True)
-    base = (max(literal) + 1) if has_current else 0
-    return [base + stamps.index(str(v)) if kind == "stamped" else int(v) for kind, v in ages]
 
 
 # -- building the collection ---------------------------------------------------------------
@@ -277,9 +204,13 @@ class _Found:
 
     source: LogSource  # instance, role and generation are filled in by _Builder.finish
     parts: list[str]  # its display path, split at folders and archives
-    explicit: _Instance | None  # from the path, else the text
+    explicit: Instance | None  # from the path, else the text
     role_hint: str | None  # from a DiagnosticStore folder
     fingerprint: bytes  # of its head, to spot the same file found twice
+
+    @property
+    def display(self) -> str:
+        return self.source.display
 
 
 class _Builder:
@@ -290,7 +221,7 @@ class _Builder:
         self.reader = reader
         self.found: list[_Found] = []
         self.skipped: list[SkippedItem] = []
-        self.configs: list[tuple[list[str], _Instance, int]] = []
+        self.configs: list[tuple[list[str], Instance, int]] = []
 
     def skip(self, display: str, category: str, reason: str) -> None:
         self.skipped.append(SkippedItem(display, category, reason))
@@ -350,26 +281,26 @@ class _Builder:
         if not size or not head:
             self.skip(entry.display, "empty", "empty file: nothing to parse")
             return
-        explicit = _instance_in_path(parts) or _instance_in_text(sniff_head(head, 200))
+        explicit = instance_in_path(parts) or instance_in_text(sniff_head(head, 200))
         fingerprint = hashlib.blake2b(head, digest_size=16).digest()
         source = LogSource(entry.display, entry.name, fmt, detected_by, "", None, 0, size)
         source._location, source._reader = loc, self.reader
-        self.found.append(_Found(source, parts, explicit, _role_in_path(parts), fingerprint))
+        self.found.append(_Found(source, parts, explicit, role_in_path(parts), fingerprint))
 
     def finish(self, root: str) -> Collection:
         warnings: list[str] = []
-        roles = _RoleNames(
+        roles = RoleNames(
             [f.explicit[0] for f in self.found if f.explicit]
             + [f.role_hint for f in self.found if f.role_hint]
             + [inst[0] for _, inst, _ in self.configs]
         )
-        placed = _place(self.found, self.configs, roles, warnings)
+        placed = place(self.found, self.configs, roles, warnings)
         by_group: dict[tuple[str, str], list[LogSource]] = {}
         for found, (instance, role) in zip(self.found, placed, strict=True):
             found.source.instance, found.source.role = instance, role
             by_group.setdefault((instance, found.source.format_id), []).append(found.source)
         for members in by_group.values():
-            numbers = _generations([s.name for s in members])
+            numbers = generations([s.name for s in members])
             for source, number in zip(members, numbers, strict=True):
                 source.generation = number
         sources = sorted(
@@ -384,101 +315,6 @@ class _Builder:
         instances = sorted({s.instance for s in sources} | set(config_versions))
         skipped = sorted(self.skipped, key=lambda s: (s.display, s.category))
         return Collection(root, sources, skipped, warnings, instances, config_versions)
-
-
-class _RoleNames:
-    """One spelling per role name, whatever case each piece of evidence used."""
-
-    def __init__(self, spellings: list[str]) -> None:
-        self._canon: dict[str, str] = {}
-        for spelling in sorted(set(spellings)):
-            self._canon.setdefault(spelling.lower(), spelling)
-
-    def role(self, spelling: str) -> str:
-        return self._canon.get(spelling.lower(), spelling)
-
-    def instance(self, inst: _Instance) -> str:
-        return f"{self.role(inst[0])}_IN_{inst[1]}"
-
-
-def _place(
-    found: list[_Found],
-    configs: list[tuple[list[str], _Instance, int]],
-    roles: _RoleNames,
-    warnings: list[str],
-) -> list[tuple[str, str | None]]:
-    """(instance, role) for each found log, from its own evidence, else its neighbours'.
-
-    Explicit names first; then DiagnosticStore files join the one instance of their role (or a
-    role-named instance when none is known); then files with no marker join the instance of the
-    nearest folder whose files name exactly one, or the only instance; else "(unassigned)".
-    """
-    evidence: list[tuple[list[str], str]] = [(p, roles.instance(i)) for p, i, _ in configs]
-    placed: dict[int, tuple[str, str | None]] = {}
-    for i, f in enumerate(found):
-        if f.explicit:
-            placed[i] = (roles.instance(f.explicit), roles.role(f.explicit[0]))
-            evidence.append((f.parts, placed[i][0]))
-    index = _index(evidence)
-    hinted: list[tuple[list[str], str]] = []
-    for i, f in enumerate(found):
-        if i not in placed and f.role_hint:
-            role = roles.role(f.role_hint)
-            known = any(_role_of(n) == role.lower() for _, n in evidence)
-            name = _nearest(f.parts, index, role.lower()) if known else role
-            placed[i] = (name or UNASSIGNED, role)
-            if name:
-                hinted.append((f.parts, name))
-    evidence += hinted
-    index = _index(evidence)
-    for i, f in enumerate(found):
-        if i not in placed:
-            name = _nearest(f.parts, index, None) if evidence else DEFAULT_INSTANCE
-            placed[i] = (name or UNASSIGNED, _role_of_instance(name) if name else None)
-    lost = [f.source.display for i, f in enumerate(found) if placed[i][0] == UNASSIGNED]
-    if lost:
-        known_names = sorted({n for _, n in evidence})
-        shown = ", ".join(lost[:5]) + (f" and {len(lost) - 5} more" if len(lost) > 5 else "")
-        warnings.append(
-            f"{len(lost)} log file(s) could not be tied to one of the instances "
-            f"({', '.join(known_names)}) and are grouped as {UNASSIGNED}: {shown}"
-        )
-    return [placed[i] for i in range(len(found))]
-
-
-def _role_of(instance: str) -> str:
-    return (_role_of_instance(instance) or instance).lower()
-
-
-def _role_of_instance(instance: str) -> str | None:
-    if instance in (DEFAULT_INSTANCE, UNASSIGNED):
-        return None
-    match = _INSTANCE_NAME.match(instance)
-    return match.group(1) if match else instance
-
-
-def _index(evidence: list[tuple[list[str], str]]) -> dict[tuple[str, ...], set[str]]:
-    """For every folder, the instances its files name (the folder itself included)."""
-    index: dict[tuple[str, ...], set[str]] = {}
-    for parts, name in evidence:
-        for depth in range(len(parts)):
-            index.setdefault(tuple(parts[:depth]), set()).add(name)
-    return index
-
-
-def _nearest(
-    parts: list[str], index: dict[tuple[str, ...], set[str]], role: str | None
-) -> str | None:
-    """The one instance named under the nearest enclosing folder; None when ambiguous."""
-    for depth in range(len(parts) - 1, -1, -1):
-        names = index.get(tuple(parts[:depth]), set())
-        if role is not None:
-            names = {n for n in names if _role_of(n) == role}
-        if len(names) == 1:
-            return next(iter(names))
-        if len(names) > 1:
-            return None
-    return None
 
 
 def _copies(found: list[_Found]) -> list[str]:
