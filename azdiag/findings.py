@@ -148,7 +148,7 @@ def _evidence(hits: pl.DataFrame) -> list[dict[str, Any]]:
     return rows[:MAX_EVIDENCE]
 
 
-class _Lenient(dict):  # type: ignore[type-arg]
+class _Lenient(dict[str, str]):
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
 

@@ -146,6 +146,21 @@ def _to_python_regex(regex: str) -> str:
     return regex
 
 
+def engine_rejects(regex: str) -> str | None:
+    """Why polars' regex engine (Rust ``regex``) cannot run ``regex``, or None.
+
+    Python's ``re`` accepts more (look-around, back-references); parsing uses polars, so a
+    definition is checked against both at load time, not at parse time.
+    """
+    import polars as pl
+
+    try:
+        pl.Series([""], dtype=pl.String).str.contains(regex)
+    except Exception as exc:  # polars raises its own ComputeError for a bad pattern
+        return str(exc).splitlines()[0]
+    return None
+
+
 def load_formats(extra_dirs: list[Path] | tuple[Path, ...] = ()) -> FormatSet:
     """Load the shipped formats, then each ``extra_dirs`` folder (same id replaces, new adds)."""
     raw: dict[str, tuple[dict[str, Any], str]] = {}
@@ -178,6 +193,7 @@ def _resolved(fmt_id: str, raw: dict[str, tuple[dict[str, Any], str]], seen: tup
     merged.pop("samples", None)  # samples are the child's own: they test its own names
     merged.pop("file_names", None)
     merged.pop("sniff_hint", None)
+    merged.pop("kind", None)  # a variant is its own kind unless it says otherwise
     inherited = merged.get("signatures", [])
     merged.update(table)
     merged["signatures"] = [*inherited, *table.get("signatures", [])]
@@ -200,6 +216,9 @@ def _build(fmt_id: str, raw: dict[str, tuple[dict[str, Any], str]]) -> LogFormat
             groups = set(re.compile(regex).groupindex)
         except re.error as exc:
             raise fail(f"headers[{i}] regex does not compile: {exc}") from exc
+        problem = engine_rejects(regex)
+        if problem:
+            raise fail(f"headers[{i}] regex is not supported by the parsing engine: {problem}")
         if not regex.startswith("^"):
             raise fail(f"headers[{i}] regex must be anchored with '^'")
         if "message" not in groups:
@@ -227,6 +246,9 @@ def _build(fmt_id: str, raw: dict[str, tuple[dict[str, Any], str]]) -> LogFormat
             re.compile(pattern)
         except re.error as exc:
             raise fail(f"continuation pattern {pattern!r} does not compile: {exc}") from exc
+        problem = engine_rejects(pattern)
+        if problem:
+            raise fail(f"continuation pattern {pattern!r} is not supported: {problem}")
     samples = []
     for i, entry in enumerate(table.get("samples", [])):
         if "line" not in entry:

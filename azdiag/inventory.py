@@ -70,6 +70,11 @@ def inventory_text(ingested: Ingested, *, examples: int = 3) -> str:
         f"{totals['parsed_ratio'] * 100:.2f}% of lines understood; time zone {ingested.tz}"
     )
     for f in ingested.files:
+        if f.warnings:
+            out.append(f"\nwarnings for {f.path}:")
+            out += [f"  {w}" for w in f.warnings]
+        if f.dateutil_times:
+            out.append(f"  {f.dateutil_times} time(s) of no fixed format read by python-dateutil")
         if f.unparsed_examples and examples:
             out.append(f"\nnot understood in {f.path} ({f.unparsed_lines} line(s)):")
             out += [f"  {n:>7}: {text[:160]}" for n, text in f.unparsed_examples[:examples]]

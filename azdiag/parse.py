@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 #: Longer lines are cut here (and flagged) so one runaway line cannot blow memory or regexes.
 MAX_LINE_CHARS = 64 * 1024
-#: How many distinct unmatched time strings per file are handed to python-dateutil (50 µs each).
+#: How many distinct unmatched time strings per batch of files go to python-dateutil (50 µs each).
 MAX_DATEUTIL_VALUES = 5_000
 #: How many unparsed lines per file are kept as examples for the inventory.
 UNPARSED_EXAMPLES = 5
@@ -252,7 +252,7 @@ def _with_header(frame: pl.LazyFrame, header: Header, index: int, tz: str) -> pl
     match = pl.col("_match")
     matched = match.struct.field("_head" if cut else "message").is_not_null()
     if cut:
-        message = pl.col("text").str.slice(match.struct.field("_head").str.len_bytes())
+        message = pl.col("text").str.slice(match.struct.field("_head").str.len_chars())
     else:
         message = match.struct.field("message")
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from azdiag.formats import engine_rejects
 from azdiag.resources import data_dir
 
 SEVERITIES = ("info", "warning", "error", "critical")
@@ -187,11 +188,20 @@ def _check_selector(selector: Any, where: str) -> None:
     unknown = set(selector) - _SELECTOR_KEYS
     if unknown:
         raise RuleError(f"{where}: unknown selector key(s) {sorted(unknown)}")
-    if "text" in selector:
+    patterns = [("text", selector["text"])] if "text" in selector else []
+    for name, test in selector.get("where", {}).items():
+        if isinstance(test, dict):
+            patterns += [
+                (f"where.{name}.{k}", test[k]) for k in ("regex", "not_regex") if k in test
+            ]
+    for name, pattern in patterns:
         try:
-            re.compile(selector["text"])
+            re.compile(pattern)
         except re.error as exc:
-            raise RuleError(f"{where}.text does not compile: {exc}") from exc
+            raise RuleError(f"{where}.{name} does not compile: {exc}") from exc
+        problem = engine_rejects(pattern)
+        if problem:
+            raise RuleError(f"{where}.{name} is not supported by the engine: {problem}")
 
 
 def _example(raw: dict[str, Any], where: str) -> Example:

@@ -42,7 +42,13 @@ def check_format(fmt: LogFormat) -> list[SampleFailure]:
     return failures
 
 
+_SAMPLE_KEYS = {"header", "time", *_CHECKED_FIELDS}
+
+
 def _check_sample(fmt: LogFormat, sample: Sample, anchor: str | None) -> str | None:
+    unknown = set(sample.expect) - _SAMPLE_KEYS
+    if unknown:
+        return f"unknown sample key(s) {sorted(unknown)}; use {sorted(_SAMPLE_KEYS)}"
     expected_header = sample.expect.get("header")
     if expected_header == "continuation":
         if anchor is None:

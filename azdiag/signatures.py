@@ -16,7 +16,7 @@ from typing import Any
 
 import polars as pl
 
-from azdiag.formats import FormatError, FormatSet, LogFormat
+from azdiag.formats import FormatError, FormatSet, LogFormat, engine_rejects
 
 #: ``component = "@"`` in a signature means "the component of the log it was found in".
 OWN_COMPONENT = "@"
@@ -78,6 +78,9 @@ def _build(fmt: LogFormat, index: int, raw: dict[str, Any]) -> Signature:
             re.compile(pattern)
         except re.error as exc:
             raise FormatError(f"{where} pattern does not compile: {exc}") from exc
+        problem = engine_rejects(pattern)
+        if problem:
+            raise FormatError(f"{where} pattern is not supported by the engine: {problem}")
     stage_by = None
     if "stage_by" in raw:
         table = raw["stage_by"]

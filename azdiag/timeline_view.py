@@ -80,7 +80,10 @@ def _flatten(frame: pl.DataFrame) -> pl.DataFrame:
 def _table(frame: pl.DataFrame, show: str) -> str:
     if show == "events":
         frame = frame.select([c for c in _EVENT_TABLE if c in frame.columns]).with_columns(
-            pl.col("message").str.replace_all("\n", " ⏎ ").str.slice(0, _MESSAGE_WIDTH)
+            pl.col("message")
+            .cast(pl.String)
+            .str.replace_all("\n", " ⏎ ")
+            .str.slice(0, _MESSAGE_WIDTH)
         )
     frame = _flatten(frame)
     rows = [tuple(frame.columns)] + [

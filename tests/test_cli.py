@@ -165,3 +165,11 @@ def test_tz_override_shifts_the_times():
     )
     assert "2024-03-14T09:00:00" in utc.output
     assert "2024-03-14T08:00:00" in paris.output
+
+
+def test_timeline_events_table_is_the_default_view():
+    result = run("timeline", str(FIXTURES / "S01"), "--event", "task_exit")
+    assert result.exit_code == ExitStatus.OK
+    header, first, *_ = result.output.splitlines()
+    assert header.split()[:3] == ["time", "instance", "kind"]
+    assert "task_exit" in first and "exited" in first

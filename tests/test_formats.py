@@ -129,3 +129,33 @@ message = "goodbye"
     )
     failures = check_format(load_formats([tmp_path])["custom"])
     assert len(failures) == 1 and "message" in failures[0].problem
+
+
+def test_a_regex_only_python_understands_is_rejected_at_load(tmp_path: Path):
+    (tmp_path / "custom.toml").write_text(
+        "[[headers]]\nregex = '^(?=x)(?P<message>.*)$'\n", encoding="utf-8"
+    )
+    with pytest.raises(FormatError, match="not supported by the parsing engine"):
+        load_formats([tmp_path])
+
+
+def test_a_misspelt_sample_key_fails_the_sample(tmp_path: Path):
+    (tmp_path / "custom.toml").write_text(
+        """
+[[headers]]
+regex = '^(?P<level>\\w+): (?P<message>.*)$'
+[[samples]]
+line = "INFO: hello"
+mesage = "hello"
+""",
+        encoding="utf-8",
+    )
+    (failure,) = check_format(load_formats([tmp_path])["custom"])
+    assert "mesage" in failure.problem
+
+
+def test_a_variant_without_its_own_kind_is_its_own_kind(tmp_path: Path):
+    (tmp_path / "variant.toml").write_text('extends = "waiishost"\nfile_names = ["v.log"]\n')
+    formats = load_formats([tmp_path])
+    assert formats["variant"].kind == "variant"
+    assert formats["waiishost"].kind == "WaIISHost"

@@ -156,3 +156,10 @@ def test_dateutil_reads_what_no_fixed_format_does_and_is_counted():
 def test_separator_byte_inside_the_text_does_not_split_lines():
     text = b"[00000021] [03/14/2024 09:28:01.78] [INFO]  a\x1fb\x1ec\n"
     assert parse_text(text, AGENT).records["message"].to_list() == ["a\x1fb\x1ec"]
+
+
+def test_message_is_cut_after_a_non_ascii_header():
+    text = "Déploiement-été Information: 0 : [03/14/24 09:30:01.12] hello world\n".encode()
+    records = parse_text(text, HOST).records
+    assert records["source"][0] == "Déploiement-été"
+    assert records["message"][0] == "hello world"
