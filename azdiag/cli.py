@@ -250,49 +250,85 @@ _LEVELS = ("info", "warning", "error", "critical")
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["json"]),
-    default="json",
+    type=click.Choice(["html", "json", "md"]),
+    default="html",
     show_default=True,
-    help="Report format.",
+    help="html: the troubleshooting page; json: the versioned contract; md: for a ticket.",
 )
 @click.option(
-    "-o", "--output", default="-", show_default=True, help="Write the report here ('-': stdout)."
+    "-o",
+    "--output",
+    help="Write the report here ('-': stdout). Default: azdiag-report.html for html, stdout else.",
 )
+@click.option("--open", "open_browser", is_flag=True, help="Open the HTML report in a browser.")
 @click.option(
     "--fail-on",
     type=click.Choice(_LEVELS),
     help="Exit with 3 when a finding reaches this severity (for scripts).",
 )
 @click.option("--no-timestamp", is_flag=True, help="Leave out generated_at: byte-stable output.")
+@click.option("--redact", is_flag=True, help="Replace ids, addresses, thumbprints, users, tokens.")
+@click.option(
+    "--max-events",
+    default=20_000,
+    show_default=True,
+    help="Rows of the events table embedded in the HTML page.",
+)
 @rules_option
 @formats_option
 @tz_option
 def report(
     path: Path,
     output_format: str,
-    output: str,
+    output: str | None,
+    open_browser: bool,
     fail_on: str | None,
     no_timestamp: bool,
+    redact: bool,
+    max_events: int,
     rule_dirs: tuple[Path, ...],
     format_dirs: tuple[Path, ...],
     tz: str,
 ) -> None:
-    """Diagnose PATH: findings, the stage they belong to, and a verdict per instance."""
+    """Diagnose PATH: what failed, at which stage, since when, how often, and what to do."""
     from azdiag.diagnosis import diagnose
-    from azdiag.report_json import report_json
+    from azdiag.report_writer import render_report
 
+    target = output or ("azdiag-report.html" if output_format == "html" else "-")
+    if target != "-" and _inside(Path(target), path):
+        fail(f"{target}: will not write inside the input {path}", ExitStatus.USAGE)
     rules = _load_rules(rule_dirs)
     analysis = _analyze(path, format_dirs, tz)
     diagnosis = diagnose(analysis, rules)
-    text = report_json(analysis, diagnosis, timestamp=not no_timestamp)
-    if output == "-":
+    text = render_report(
+        analysis,
+        diagnosis,
+        output_format,
+        timestamp=not no_timestamp,
+        redact=redact,
+        max_events=max_events,
+    )
+    if target == "-":
         click.echo(text, nl=False)
     else:
-        Path(output).write_text(text, encoding="utf-8")
-        click.echo(f"{output}: {diagnosis.overall.summary}", err=True)
+        Path(target).write_text(text, encoding="utf-8")
+        click.echo(f"{target}: {diagnosis.overall.summary}", err=True)
+        if open_browser and output_format == "html":
+            import webbrowser
+
+            webbrowser.open(Path(target).resolve().as_uri())
     worst = diagnosis.worst_severity()
     if fail_on and worst and _LEVELS.index(worst) >= _LEVELS.index(fail_on):
         sys.exit(ExitStatus.FINDINGS)
+
+
+def _inside(target: Path, source: Path) -> bool:
+    """True when ``target`` would land inside the input folder (never written to)."""
+    try:
+        target.resolve().relative_to(source.resolve())
+    except (ValueError, OSError):
+        return False
+    return source.is_dir()
 
 
 def _load_rules(rule_dirs: tuple[Path, ...]) -> list[Rule]:

@@ -25,6 +25,7 @@ class Stage:
     component: str
     step: int
     name: str
+    label: str = ""
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class Workflow:
     cadences: list[Cadence]
     planned_evidence: list[str]
     planned_window_seconds: float
-    extra: dict[str, Any] = field(default_factory=dict)
+    steps: list[dict[str, Any]] = field(default_factory=list)
 
     def stage(self, stage_id: str | None) -> Stage | None:
         return self.stages.get(stage_id) if stage_id else None
@@ -91,7 +92,14 @@ def load_workflow(folder: Path | None = None) -> Workflow:
     cadence_raw = _read(folder / "cadence.toml")
     try:
         stages = {
-            s["id"]: Stage(s["id"], int(s["order"]), s["component"], int(s["step"]), s["name"])
+            s["id"]: Stage(
+                s["id"],
+                int(s["order"]),
+                s["component"],
+                int(s["step"]),
+                s["name"],
+                s.get("label", s["id"]),
+            )
             for s in stages_raw["stages"]
         }
         cycles = stages_raw["cycles"]
@@ -117,6 +125,7 @@ def load_workflow(folder: Path | None = None) -> Workflow:
         cadences=cadences,
         planned_evidence=list(cadence_raw.get("planned_evidence", [])),
         planned_window_seconds=float(cadence_raw.get("planned_window_seconds", 900)),
+        steps=list(stages_raw.get("steps", [])),
     )
 
 

@@ -1,0 +1,106 @@
+"""The HTML troubleshooting report: one offline file, templates from reports/.
+
+Jinja2 with autoescape renders the page; the CSS and script in reports/ are inlined, and a
+Content-Security-Policy built from their hashes forbids anything else (no network, no other
+script). Verdict, workflow, cycles, findings and inventory are plain HTML and SVG, readable
+without JavaScript; the script only draws the timeline and filters the events table.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+from azdiag.resources import data_dir
+
+
+def render_html(model: dict[str, Any]) -> str:
+    env = _environment()
+    css = (data_dir("reports") / "report.css").read_text(encoding="utf-8")
+    js = (data_dir("reports") / "report.js").read_text(encoding="utf-8")
+    csp = "; ".join(
+        [
+            "default-src 'none'",
+            f"style-src '{_sha256(css)}'",
+            f"script-src '{_sha256(js)}'",
+            "img-src data:",
+            "base-uri 'none'",
+            "form-action 'none'",
+        ]
+    )
+    return env.get_template("report.html.j2").render(
+        model=model,
+        css=Markup(css),
+        js=Markup(js),
+        csp=csp,
+        data_json=Markup(_script_safe_json(model)),
+    )
+
+
+def _sha256(text: str) -> str:
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return "sha256-" + base64.b64encode(digest).decode("ascii")
+
+
+def _script_safe_json(value: Any) -> str:
+    """JSON that cannot close its <script> element or open a comment inside it."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(data_dir("reports"))),
+        autoescape=select_autoescape(["html", "j2"], default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["markdown"] = _markdown
+    env.filters["short_time"] = _short_time
+    env.filters["seconds"] = _seconds
+    return env
+
+
+@lru_cache(maxsize=1)
+def _markdown_renderer() -> Any:
+    from markdown_it import MarkdownIt
+
+    # commonmark without raw HTML, links or images: text from rules and logs is escaped, never
+    # interpreted, and the page points nowhere outside itself
+    return MarkdownIt("commonmark", {"html": False, "linkify": False}).disable(
+        ["link", "image", "autolink"]
+    )
+
+
+def _markdown(text: str | None) -> Markup:
+    if not text:
+        return Markup("")
+    return Markup(_markdown_renderer().render(text))
+
+
+def _short_time(value: str | None) -> str:
+    if not value:
+        return "—"
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "—"
+    if value < 120:
+        return f"{value:.1f} s"
+    if value < 7200:
+        return f"{value / 60:.1f} min"
+    return f"{value / 3600:.1f} h"

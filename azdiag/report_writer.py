@@ -1,0 +1,52 @@
+"""One entry point for every report format, with --redact applied to all of them."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from azdiag.analysis import Analysis
+from azdiag.diagnosis import Diagnosis
+
+FORMATS = ("html", "json", "md")
+
+
+def render_report(
+    analysis: Analysis,
+    diagnosis: Diagnosis,
+    fmt: str,
+    *,
+    timestamp: bool = True,
+    redact: bool = False,
+    max_events: int = 20_000,
+) -> str:
+    """The report as text in ``fmt`` (html, json or md)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown report format {fmt!r}; choose one of {FORMATS}")
+    if fmt == "json":
+        from azdiag.report_json import report_dict
+
+        payload = report_dict(analysis, diagnosis, timestamp=timestamp)
+        return json.dumps(_redacted(payload, redact), indent=2) + "\n"
+    from azdiag.report_model import build_model
+
+    moment = datetime.now(UTC) if timestamp else datetime(1970, 1, 1, tzinfo=UTC)
+    model = _redacted(
+        build_model(analysis, diagnosis, max_events=max_events, generated_at=moment), redact
+    )
+    if fmt == "md":
+        from azdiag.report_md import render_markdown
+
+        return render_markdown(model)
+    from azdiag.report_html import render_html
+
+    return render_html(model)
+
+
+def _redacted(value: Any, on: bool) -> Any:
+    if not on:
+        return value
+    from azdiag.redact import redact
+
+    return redact(value)
