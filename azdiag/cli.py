@@ -423,6 +423,96 @@ def rules_test(folder: Path | None) -> None:
         sys.exit(ExitStatus.INPUT_ERROR)
 
 
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option(
+    "--out",
+    default="azdiag-triage",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder: index.html, summary.csv, summary.jsonl and one folder per collection.",
+)
+@click.option("--jobs", "-j", type=click.IntRange(min=1), help="Local worker processes [cores].")
+@click.option("--scheduler", help="Run on an existing Dask cluster, e.g. tcp://host:8786.")
+@click.option(
+    "--fail-on",
+    type=click.Choice(_LEVELS),
+    help="Exit with 3 when a finding in any collection reaches this severity.",
+)
+@click.option("--resume", is_flag=True, help="Skip collections already done and unchanged.")
+@click.option(
+    "--format",
+    "report_formats",
+    default="html,json",
+    show_default=True,
+    help="Per-collection report formats, comma separated (html, json, md).",
+)
+@click.option("--jsonl", "jsonl", type=click.Choice(["-"]), help="Stream one result per line.")
+@rules_option
+@formats_option
+@tz_option
+def triage(
+    paths: tuple[str, ...],
+    out: Path,
+    jobs: int | None,
+    scheduler: str | None,
+    fail_on: str | None,
+    resume: bool,
+    report_formats: str,
+    jsonl: str | None,
+    rule_dirs: tuple[Path, ...],
+    format_dirs: tuple[Path, ...],
+    tz: str,
+) -> None:
+    """Triage many collections: PATHs are folders of collections, archives or globs."""
+    import os
+
+    from azdiag.triage import expand
+    from azdiag.triage_run import run_batch, severity_reached, tasks_for
+
+    formats = tuple(f.strip() for f in report_formats.split(",") if f.strip())
+    unknown = set(formats) - {"html", "json", "md"}
+    if unknown:
+        raise click.BadParameter(f"unknown format(s) {sorted(unknown)}", param_hint="--format")
+    collections = expand(list(paths))
+    if not collections:
+        fail("no collection found in " + " ".join(paths))
+    for _, source in collections:
+        if _inside(out, Path(source)):
+            fail(f"{out}: will not write inside the input {source}", ExitStatus.USAGE)
+    _load_rules(rule_dirs)  # a bad rule is a usage error now, not a row per collection
+    tasks = tasks_for(
+        collections,
+        out,
+        formats=formats,
+        fail_on=fail_on,
+        tz=tz,
+        rule_dirs=tuple(str(d) for d in rule_dirs),
+        format_dirs=tuple(str(d) for d in format_dirs),
+    )
+    batch = run_batch(
+        tasks,
+        jobs=jobs or os.cpu_count() or 1,
+        scheduler=scheduler,
+        resume=resume,
+        stream=sys.stdout if jsonl else None,
+    )
+    analysed, failed = len(batch.analysed), len(batch.failed)
+    click.echo(
+        f"{analysed} of {len(batch.results)} collection(s) analysed, {failed} failed; "
+        f"see {out / 'index.html'}",
+        err=True,
+    )
+    if batch.interrupted:
+        sys.exit(ExitStatus.INTERRUPTED)
+    if analysed == 0:
+        sys.exit(ExitStatus.INPUT_ERROR)
+    if fail_on and severity_reached(batch.analysed, fail_on):
+        sys.exit(ExitStatus.FINDINGS)
+    if failed:
+        sys.exit(ExitStatus.PARTIAL)
+
+
 def _register_optional_commands() -> None:
     """Commands living in their own modules register here (kept import-light)."""
     from azdiag.simulate.cli import simulate_command

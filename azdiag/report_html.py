@@ -22,9 +22,14 @@ from azdiag.resources import data_dir
 
 
 def render_html(model: dict[str, Any]) -> str:
+    return render_page("report.html.j2", model, script="report.js")
+
+
+def render_page(template: str, model: dict[str, Any], *, script: str) -> str:
+    """Render ``template`` with the shared stylesheet and ``script`` inlined under a strict CSP."""
     env = _environment()
     css = (data_dir("reports") / "report.css").read_text(encoding="utf-8")
-    js = (data_dir("reports") / "report.js").read_text(encoding="utf-8")
+    js = (data_dir("reports") / script).read_text(encoding="utf-8")
     csp = "; ".join(
         [
             "default-src 'none'",
@@ -35,7 +40,7 @@ def render_html(model: dict[str, Any]) -> str:
             "form-action 'none'",
         ]
     )
-    return env.get_template("report.html.j2").render(
+    return env.get_template(template).render(
         model=model,
         css=Markup(css),
         js=Markup(js),

@@ -7,7 +7,7 @@ events), so a report of a million-line collection stays a few megabytes.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import polars as pl
@@ -47,7 +47,7 @@ def build_model(
     start, end = ingested.window
     return {
         "tool": {"name": "azdiag", "version": __version__, "rules": len(diagnosis.rules)},
-        "generated_at": iso(generated_at or datetime.now(UTC)),
+        "generated_at": iso(generated_at),
         "input": ingested.input,
         "time_zone": ingested.tz,
         "window": {"start": iso(start), "end": iso(end)},

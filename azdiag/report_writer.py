@@ -31,7 +31,7 @@ def render_report(
         return json.dumps(_redacted(payload, redact), indent=2) + "\n"
     from azdiag.report_model import build_model
 
-    moment = datetime.now(UTC) if timestamp else datetime(1970, 1, 1, tzinfo=UTC)
+    moment = datetime.now(UTC) if timestamp else None
     model = _redacted(
         build_model(analysis, diagnosis, max_events=max_events, generated_at=moment), redact
     )

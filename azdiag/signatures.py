@@ -173,7 +173,8 @@ def _shape_key(events: pl.DataFrame) -> pl.Series:
         code("message").alias("m"),
         code("level_raw").fill_null(_LEVEL_NULL).alias("l"),
     )
-    if codes["k"].max() < 256 and codes["l"].max() <= _LEVEL_NULL:  # type: ignore[operator]
+    kinds, levels = codes["k"].max() or 0, codes["l"].max() or 0
+    if kinds < 256 and levels <= _LEVEL_NULL:  # type: ignore[operator]
         packed = pl.col("k") * (1 << 56) + pl.col("m") * (1 << 24) + pl.col("l")
     else:
         packed = pl.struct("k", "m", "l").hash()

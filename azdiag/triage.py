@@ -1,0 +1,221 @@
+"""Batch triage, the unit of work: one collection in, its reports and one summary row out.
+
+``triage_one`` is a pure function of its ``Task`` (inputs, output folder, options): the local
+process pool and a Dask cluster run exactly the same code, and a collection that fails becomes a
+row with its error instead of stopping the batch. Files are written atomically (temporary name,
+then rename), so an interrupted run leaves only complete files behind.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import re
+import tempfile
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: Archive suffixes that make a file a collection of its own.
+ARCHIVES = (".zip", ".gz")
+RESULT_FILE = "result.json"
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str  # unique, file-system safe: the collection's output folder
+    path: str
+    out: str  # the batch output folder
+    formats: tuple[str, ...] = ("html", "json")
+    fail_on: str | None = None
+    tz: str = "UTC"
+    rule_dirs: tuple[str, ...] = ()
+    format_dirs: tuple[str, ...] = ()
+
+
+@dataclass
+class Result:
+    """One summary row; ``error`` is set when the collection could not be analysed."""
+
+    name: str
+    path: str
+    fingerprint: str
+    error: str | None = None
+    instances: list[str] = field(default_factory=list)
+    verdict: dict[str, Any] = field(default_factory=dict)
+    top_finding: str | None = None
+    severity: str | None = None
+    findings: dict[str, int] = field(default_factory=dict)
+    cycles: int = 0
+    window: dict[str, str | None] = field(default_factory=dict)
+    files: int = 0
+    lines: int = 0
+    parsed_ratio: float | None = None
+    reports: dict[str, str] = field(default_factory=dict)
+    skipped: bool = False  # --resume found it done already
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("skipped")
+        return data
+
+
+#: Folder names of a collection's own layout (CollectGuestLogs, or C:\Logs copied by hand).
+_LAYOUT = {"runtimeandagent", "resources", "config", "logs", "windowsazure", "plugins"}
+
+
+def expand(paths: list[str]) -> list[tuple[str, str]]:
+    """(name, path) of every collection under ``paths``, sorted by name, names made unique.
+
+    A glob's matches and archives are collections. A folder is one collection when it looks
+    like one (a guest log or a collection's own folders right inside it); otherwise each
+    sub-folder or archive in it is a collection.
+    """
+    found: list[Path] = []
+    for given in paths:
+        if glob.has_magic(given):
+            found += [Path(match) for match in sorted(glob.glob(given))]
+            continue
+        path = Path(given)
+        if path.is_dir() and not _looks_like_a_collection(path):
+            children = sorted(
+                c for c in path.iterdir() if c.is_dir() or c.name.lower().endswith(ARCHIVES)
+            )
+            found += children or [path]
+        else:
+            found.append(path)
+    named: dict[str, str] = {}
+    for path in found:
+        base = _safe_name(path)
+        name, n = base, 1
+        while name in named and named[name] != str(path):
+            n += 1
+            name = f"{base}-{n}"
+        named[name] = str(path)
+    return sorted(named.items())
+
+
+def _looks_like_a_collection(folder: Path) -> bool:
+    from azdiag.formats import load_formats
+
+    formats = load_formats()
+    for child in folder.iterdir():
+        name = child.name.lower()
+        if child.is_dir() and (name in _LAYOUT or "_in_" in name):
+            return True
+        if child.is_file() and formats.kind_for_name(name.removesuffix(".gz")):
+            return True
+    return False
+
+
+def _safe_name(path: Path) -> str:
+    stem = path.name
+    for suffix in ARCHIVES:
+        if stem.lower().endswith(suffix):
+            stem = stem[: -len(suffix)]
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "collection"
+
+
+def fingerprint(path: str) -> str:
+    """Changes when any file of the collection changes (names, sizes, modification times)."""
+    digest = hashlib.sha256()
+    root = Path(path)
+    items = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+    for item in items:
+        try:
+            stat = item.stat()
+        except OSError:
+            continue
+        relative = item.relative_to(root) if root.is_dir() else Path(item.name)
+        digest.update(f"{relative.as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:32]
+
+
+def done_before(task: Task) -> Result | None:
+    """The previous result of ``task`` when its outputs exist and its input did not change."""
+    folder = Path(task.out) / task.name
+    try:
+        previous = json.loads((folder / RESULT_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if previous.get("fingerprint") != fingerprint(task.path):
+        return None
+    if any(not (folder / f).exists() for f in previous.get("reports", {}).values()):
+        return None
+    result = Result(**{k: v for k, v in previous.items() if k in Result.__dataclass_fields__})
+    result.skipped = True
+    return result
+
+
+def triage_one(task: Task) -> Result:
+    """Analyse one collection, write its reports, return its summary row. Never raises."""
+    result = Result(name=task.name, path=task.path, fingerprint=fingerprint(task.path))
+    try:
+        _analyse_into(task, result)
+    except Exception as exc:  # a broken collection is a row with its error, never a crash
+        result.error = _error_text(exc)
+    folder = Path(task.out) / task.name
+    folder.mkdir(parents=True, exist_ok=True)
+    write_atomic(folder / RESULT_FILE, json.dumps(result.to_dict(), indent=2) + "\n")
+    return result
+
+
+def _analyse_into(task: Task, result: Result) -> None:
+    from azdiag.analysis import analyze
+    from azdiag.diagnosis import diagnose
+    from azdiag.report_writer import render_report
+
+    analysis = analyze(task.path, tz=task.tz, format_dirs=[Path(d) for d in task.format_dirs])
+    ingested = analysis.ingested
+    if not ingested.files:
+        raise ValueError("no guest log found in this collection")
+    diagnosis = diagnose(analysis, rule_dirs=tuple(Path(d) for d in task.rule_dirs))
+    start, end = ingested.window
+    lines = sum(f.lines for f in ingested.files)
+    unparsed = sum(f.unparsed_lines for f in ingested.files)
+    top = diagnosis.overall.finding
+    result.instances = [v.instance or "" for v in diagnosis.verdicts]
+    result.verdict = diagnosis.overall.to_dict()
+    result.top_finding = top.rule.title if top else None
+    result.severity = diagnosis.worst_severity()
+    result.findings = {
+        level: sum(f.rule.severity == level for f in diagnosis.findings)
+        for level in ("critical", "error", "warning", "info")
+    }
+    result.cycles = analysis.cycles.height
+    from azdiag.times import iso
+
+    result.window = {"start": iso(start), "end": iso(end)}
+    result.files = len(ingested.files)
+    result.lines = lines
+    result.parsed_ratio = round((lines - unparsed) / lines, 6) if lines else None
+    folder = Path(task.out) / task.name
+    folder.mkdir(parents=True, exist_ok=True)
+    for fmt in task.formats:
+        name = f"report.{fmt}"
+        text = render_report(analysis, diagnosis, fmt, timestamp=fmt != "json")
+        write_atomic(folder / name, text)
+        result.reports[fmt] = name
+
+
+def _error_text(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}".strip()
+    if isinstance(exc, ValueError | OSError) or "CollectError" in type(exc).__name__:
+        return text
+    return f"{text} (internal error; {traceback.format_exc(limit=1).splitlines()[-1]})"
+
+
+def write_atomic(target: Path, text: str) -> None:
+    """Write ``text`` to ``target`` so that readers only ever see a complete file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
