@@ -24,14 +24,14 @@ if TYPE_CHECKING:  # the CLI imports these lazily, inside the commands
 
 
 class _Group(click.Group):
-    """Maps Ctrl-C to exit code 130 for every command."""
+    """Maps Ctrl-C to exit code 130 for every command (click would exit with 1)."""
 
-    def main(self, *args: Any, **kwargs: Any) -> Any:
+    def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().main(*args, **kwargs)
+            return super().invoke(ctx)
         except KeyboardInterrupt:
             click.echo("azdiag: interrupted", err=True)
-            sys.exit(ExitStatus.INTERRUPTED)
+            ctx.exit(ExitStatus.INTERRUPTED)
 
 
 def fail(message: str, status: ExitStatus = ExitStatus.INPUT_ERROR) -> NoReturn:

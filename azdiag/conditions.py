@@ -76,6 +76,11 @@ def select(selector: dict[str, Any], facts: Facts) -> pl.DataFrame:
                 known = set(events.schema["kind"].categories)  # type: ignore[attr-defined]
                 values = [v for v in values if v in known]
             conditions.append(pl.col(column).is_in(values))
+    where = selector.get("where", {})
+    if where:  # field tests on the distinct record shapes, not on every record
+        details = facts.details
+        keep = details.filter([_field_test(n, t, details) for n, t in where.items()])["sig"]
+        conditions.append(pl.col("sig").is_in(keep.implode()))
     chosen = events.lazy().filter(conditions) if conditions else events.lazy()
     picked = chosen.select(
         "instance", "time", "cycle", "file", "line", "message", "stage", "component", "sig"
@@ -88,8 +93,6 @@ def select(selector: dict[str, Any], facts: Facts) -> pl.DataFrame:
     )
     if "text" in selector:
         hits = hits.filter(pl.col("text").str.contains(selector["text"]))
-    for name, test in selector.get("where", {}).items():
-        hits = hits.filter(_field_test(name, test, hits))
     return hits.drop("message", "sig", "failure", strict=False)
 
 
@@ -135,6 +138,11 @@ def _sequence(condition: dict[str, Any], facts: Facts) -> pl.DataFrame:
     within = parse_duration(condition.get("within", "100d"), "within")
     scope = ["instance", *(["cycle"] if condition.get("scope", "cycle") == "cycle" else [])]
     keys = [*scope, *condition.get("same", [])]
+    for name in keys:  # a side that selected nothing has no field columns
+        if name not in first.columns:
+            first = first.with_columns(pl.lit(None, pl.String).alias(name))
+        if name not in then.columns:
+            then = then.with_columns(pl.lit(None, pl.String).alias(name))
     first = first.with_row_index("_first")
     later = (
         first.select("_first", "time", *keys)
@@ -236,11 +244,11 @@ def _duration(condition: dict[str, Any], facts: Facts) -> pl.DataFrame:
     keys = ["instance", "cycle"]
     first = starts.sort("time").group_by(keys, maintain_order=True).first()
     ends = select(condition["end"], facts).select(*keys, pl.col("time").alias("_end"))
-    joined = first.join(ends, on=keys, how="left").filter(
-        pl.col("_end").is_null() | (pl.col("_end") >= pl.col("time"))
-    )
-    joined = joined.group_by(keys, maintain_order=True).agg(
-        pl.all().exclude("_end").first(), pl.col("_end").min()
+    later = pl.col("_end").filter(pl.col("_end") >= pl.col("time"))
+    joined = (
+        first.join(ends, on=keys, how="left", nulls_equal=True)
+        .group_by(keys, maintain_order=True)
+        .agg(pl.all().exclude("_end").first(), later.min().alias("_end"))
     )
     if condition.get("open_ends_at_now", True):
         now = facts.instance_ends()
@@ -290,14 +298,24 @@ def _sql(condition: dict[str, Any], facts: Facts) -> pl.DataFrame:
 
     The query must return ``instance`` and ``time``; other hit columns are optional.
     """
-    events = with_fields(facts.events, facts.details).with_columns(
-        pl.col("instance", "kind", "file", "level", "event", "stage", "component").cast(pl.String),
-        pl.col("message").cast(pl.String),
-    )
+    # lazy: the query's filters run before the fields are joined and before any cast
+    fields = facts.details.drop("event", "stage", "component", "text").lazy()
+    events = facts.events.lazy().join(fields, on="sig", how="left")
+    # the small tables take the events' instance type, so joins on instance need no cast of
+    # the large one (its text columns stay categorical: compare them with =, or CAST them)
+    same = pl.col("instance").cast(facts.events.schema["instance"])
     context = pl.SQLContext(
-        events=events, cycles=facts.cycles, gaps=facts.gaps, states=facts.states, eager=True
+        events=events,
+        cycles=facts.cycles.lazy().with_columns(same),
+        gaps=facts.gaps.lazy().with_columns(same),
+        states=facts.states.lazy().with_columns(same),
     )
-    result = context.execute(condition["query"])
+    result = context.execute(condition["query"]).collect()
+    result = result.with_columns(
+        pl.col(name).cast(pl.String)
+        for name, dtype in result.schema.items()
+        if isinstance(dtype, pl.Categorical | pl.Enum)
+    )
     missing = {"instance", "time"} - set(result.columns)
     if missing:
         raise ValueError(f"the sql query must return {sorted(missing)}")

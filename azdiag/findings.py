@@ -128,8 +128,9 @@ def _finding(rule: Rule, instance: str, hits: pl.DataFrame, facts: Facts) -> Fin
 
 
 def _component_of_evidence(hits: pl.DataFrame, stage_id: str) -> str | None:
+    """The component the evidence was found in: at the rule's stage first, else any."""
     same = hits.filter(pl.col("stage") == stage_id)["component"].drop_nulls()
-    return same[0] if len(same) else None
+    return same[0] if len(same) else _most_common(hits["component"])
 
 
 def _most_common(series: pl.Series) -> str | None:

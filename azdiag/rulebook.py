@@ -34,6 +34,30 @@ _CONDITION_KEYS: dict[str, set[str]] = {
     "sql": {"query"},
 }
 _SELECTOR_KEYS = {"event", "kind", "stage", "level", "text", "where", "component"}
+_FIELD_TESTS = {"in", "not_in", "regex", "not_regex", "present"}
+_RULE_KEYS = {
+    "id",
+    "title",
+    "scenario",
+    "severity",
+    "confidence",
+    "stage",
+    "explanation",
+    "advice",
+    "summary",
+    "documented",
+    "references",
+    "when",
+    "unless",
+    "examples",
+}
+#: Keys a condition type cannot do without.
+_REQUIRED = {
+    "sequence": {"first", "then"},
+    "duration": {"start", "end", "longer_than"},
+    "state": {"state"},
+    "sql": {"query"},
+}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*$")
 
 
@@ -123,6 +147,9 @@ def _build(raw: dict[str, Any], where: str, source: str, stages: set[str]) -> Ru
 
     rule_id = need("id")
     where = f"{source}: rule {rule_id}"
+    unknown = set(raw) - _RULE_KEYS
+    if unknown:
+        raise RuleError(f"{where}: unknown key(s) {sorted(unknown)}")
     severity = need("severity")
     if severity not in SEVERITIES:
         raise RuleError(f"{where}: severity {severity!r} is not one of {SEVERITIES}")
@@ -170,6 +197,9 @@ def check_condition(condition: Any, where: str, *, allow_scope: bool = False) ->
     unknown = set(condition) - allowed
     if unknown:
         raise RuleError(f"{where}: unknown key(s) {sorted(unknown)} for a {kind} condition")
+    missing = _REQUIRED.get(kind, set()) - set(condition)
+    if missing:
+        raise RuleError(f"{where}: a {kind} condition needs {sorted(missing)}")
     for key in ("select", "first", "then", "start", "end", "require_no"):
         if key in condition:
             _check_selector(condition[key], f"{where}.{key}")
@@ -190,6 +220,11 @@ def _check_selector(selector: Any, where: str) -> None:
         raise RuleError(f"{where}: unknown selector key(s) {sorted(unknown)}")
     patterns = [("text", selector["text"])] if "text" in selector else []
     for name, test in selector.get("where", {}).items():
+        if isinstance(test, dict) and set(test) - _FIELD_TESTS:
+            raise RuleError(
+                f"{where}.where.{name}: unknown test(s) {sorted(set(test) - _FIELD_TESTS)}; "
+                f"use a value or {sorted(_FIELD_TESTS)}"
+            )
         if isinstance(test, dict):
             patterns += [
                 (f"where.{name}.{k}", test[k]) for k in ("regex", "not_regex") if k in test

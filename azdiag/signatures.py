@@ -148,6 +148,8 @@ def classify(
     for fmt in formats if first_records else ():
         if fmt.first_record_event:
             classified = _mark_first_records(classified, fmt, signatures, stage_components)
+    # the message text stays in the details (one per shape) so field tests can look at it too
+    details = details.with_columns(text=pl.col("message").cast(pl.String))
     return classified, details.drop(keys)
 
 
@@ -183,7 +185,7 @@ def _shape_key(events: pl.DataFrame) -> pl.Series:
 
 def with_fields(events: pl.DataFrame, details: pl.DataFrame) -> pl.DataFrame:
     """``events`` (any selection) with the signature fields of their records, by ``sig``."""
-    fields = details.drop("event", "stage", "component")
+    fields = details.drop("event", "stage", "component", "text")
     return events.join(fields, on="sig", how="left", maintain_order="left")
 
 

@@ -81,15 +81,38 @@ def _local(tasks: list[Task], jobs: int, _scheduler: str | None) -> Iterator[Res
         return
     # spawn, not fork: polars' thread pools do not survive a fork
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = [pool.submit(triage_one, task) for task in tasks]
+    with ProcessPoolExecutor(
+        max_workers=jobs, mp_context=context, initializer=_one_thread_per_worker
+    ) as pool:
+        futures = {pool.submit(triage_one, task): task for task in tasks}
         try:
             for future in as_completed(futures):
-                yield future.result()
+                yield _outcome(future, futures[future])
         except KeyboardInterrupt:
             for future in futures:
                 future.cancel()
             raise
+
+
+def _outcome(future: Any, task: Task) -> Result:
+    """The task's result, or a row saying its worker died (out of memory, crash)."""
+    try:
+        return future.result()
+    except Exception as exc:  # triage_one never raises; this is the worker process dying
+        return Result(
+            name=task.name,
+            path=task.path,
+            fingerprint="",
+            error=f"worker failed: {type(exc).__name__}: {exc}",
+        )
+
+
+def _one_thread_per_worker() -> None:
+    """Processes, not threads, share the cores: polars stays single-threaded in a worker, so
+    N workers use N cores without fighting over them (set before polars is imported)."""
+    import os
+
+    os.environ.setdefault("POLARS_MAX_THREADS", "1")
 
 
 def _dask(tasks: list[Task], _jobs: int, scheduler: str | None) -> Iterator[Result]:
@@ -102,8 +125,9 @@ def _dask(tasks: list[Task], _jobs: int, scheduler: str | None) -> Iterator[Resu
     with Client(scheduler) as client:
         futures = client.map(triage_one, tasks, pure=False, key=[f"azdiag-{t.name}" for t in tasks])
         try:
+            tasks_by_key = {future.key: task for future, task in zip(futures, tasks, strict=True)}
             for future in dask_completed(futures):
-                yield future.result()
+                yield _outcome(future, tasks_by_key[future.key])
         except KeyboardInterrupt:
             client.cancel(futures)
             raise

@@ -173,3 +173,13 @@ def test_timeline_events_table_is_the_default_view():
     header, first, *_ = result.output.splitlines()
     assert header.split()[:3] == ["time", "instance", "kind"]
     assert "task_exit" in first and "exited" in first
+
+
+def test_ctrl_c_exits_with_130(monkeypatch):
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("azdiag.cli._analyze", interrupted)
+    result = CliRunner().invoke(main, ["report", str(FIXTURES / "S01"), "--format", "json"])
+    assert result.exit_code == ExitStatus.INTERRUPTED
+    assert "interrupted" in result.output
