@@ -10,8 +10,8 @@ from azdiag.analysis import analyze
 from azdiag.conditions import evaluate
 from azdiag.diagnosis import diagnose, facts_of
 from azdiag.findings import apply_rule, fill
-from azdiag.rulebook import RuleError, load_rules, parse_duration
 from azdiag.rule_examples import run_examples
+from azdiag.rulebook import RuleError, load_rules, parse_duration
 from azdiag.workflow import load_workflow
 from tests.conftest import analysed
 
@@ -200,7 +200,10 @@ def test_unless_scopes(tmp_path):
         ("cycle", "", True),
         ("before", 'window = "10s"', False),  # the shutdown comes after the exit
     ]:
-        unless = f'\n[[rules.unless]]\ntype = "match"\nselect = {{ event = "shutdown_request" }}\nscope = "{scope}"\n{extra}'
+        unless = (
+            '\n[[rules.unless]]\ntype = "match"\nselect = { event = "shutdown_request" }\n'
+            f'scope = "{scope}"\n{extra}'
+        )
         rule = load_one(tmp_path, rule_toml(when) + unless)
         assert (apply_rule(rule, facts) == []) == silenced, scope
 
