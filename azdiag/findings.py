@@ -128,9 +128,13 @@ def _finding(rule: Rule, instance: str, hits: pl.DataFrame, facts: Facts) -> Fin
 
 
 def _component_of_evidence(hits: pl.DataFrame, stage_id: str) -> str | None:
-    """The component the evidence was found in: at the rule's stage first, else any."""
-    same = hits.filter(pl.col("stage") == stage_id)["component"].drop_nulls()
-    return same[0] if len(same) else _most_common(hits["component"])
+    """The component the evidence was found in (a worker role's host log says I, not K).
+
+    Evidence at another stage (a gap that began while the role was Ready, say) says nothing
+    of the rule's stage: then the stage's own component stands.
+    """
+    here = hits.filter((pl.col("stage") == stage_id) | pl.col("stage").is_null())
+    return _most_common(here["component"])
 
 
 def _most_common(series: pl.Series) -> str | None:
