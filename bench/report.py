@@ -1,0 +1,178 @@
+"""HTML report benchmark: the page of a >= 1M-line simulated collection, its size and cost.
+
+Reports, in one process on this machine (median of --runs repetitions):
+  * the analysis: parse, timeline and diagnosis (rules applied), in seconds,
+  * the HTML report on top of it (model, templates, inlined data), in seconds,
+    and as a ratio to the analysis,
+  * the page's size in MB, and how much of it is the embedded data (events table, timeline).
+
+Targets: <= 5 MB for a 1M-line collection, rendering <= 3 s on top of the analysis.
+
+Usage:  python bench/report.py [--lines 1000000] [--out bench/out] [--runs 3] [--write-results]
+The collection is generated once into --out (and reused when its manifest matches).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TARGETS = {"html_mb": 5.0, "render_seconds": 3.0}
+HEADING = "## HTML report"
+#: Bytes per line of the benchmark scenario, to size the collection (checked afterwards).
+BYTES_PER_LINE = 87
+
+
+def _collection(out: Path, lines: int) -> tuple[Path, dict]:
+    from azdiag.simulate import write_large
+
+    name = f"report-{lines // 1000}k"
+    path, manifest_file = out / name, out / f"{name}.manifest.json"
+    if path.is_dir() and manifest_file.is_file():
+        manifest = json.loads(manifest_file.read_text())
+        if manifest["lines"] >= lines:
+            return path, manifest
+    out.mkdir(parents=True, exist_ok=True)
+    target = int(lines * BYTES_PER_LINE * 1.05)
+    while True:
+        if path.exists():
+            import shutil
+
+            shutil.rmtree(path)
+        started = time.perf_counter()
+        manifest = write_large(path, target_bytes=target).to_dict()
+        manifest["generation_seconds"] = round(time.perf_counter() - started, 2)
+        if manifest["lines"] >= lines:
+            break
+        target = int(target * lines / manifest["lines"] * 1.05)
+    manifest_file.write_text(json.dumps(manifest))
+    return path, manifest
+
+
+def _analysis(path: Path):
+    from azdiag.analysis import analyze
+    from azdiag.diagnosis import diagnose
+
+    analysis = analyze(path)
+    return analysis, diagnose(analysis)
+
+
+def _render(analysis, diagnosis) -> str:
+    from azdiag.report_writer import render_report
+
+    return render_report(analysis, diagnosis, "html")
+
+
+def _timed(function, *args):
+    started = time.perf_counter()
+    value = function(*args)
+    return time.perf_counter() - started, value
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    parser.add_argument("--runs", type=int, default=3, help="repetitions; the median counts")
+    parser.add_argument("--write-results", action="store_true")
+    args = parser.parse_args()
+
+    import polars
+
+    path, manifest = _collection(args.out, args.lines)
+    load = os.getloadavg()[0]
+    analysis_times, render_times = [], []
+    html = ""
+    for _ in range(args.runs):
+        seconds, (analysis, diagnosis) = _timed(_analysis, path)
+        analysis_times.append(seconds)
+        seconds, html = _timed(_render, analysis, diagnosis)
+        render_times.append(seconds)
+    data = re.search(r'<script id="azdiag-data" type="application/json">(.*?)</script>', html)
+    model = json.loads(data[1]) if data else {}
+    analysis_seconds = statistics.median(analysis_times)
+    render_seconds = statistics.median(render_times)
+    size = len(html.encode("utf-8"))
+    lines = sum(f.lines for f in analysis.ingested.files)
+    result = {
+        "machine": (
+            f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"polars {polars.__version__}"
+        ),
+        "runs": args.runs,
+        "load_average": load,
+        "input_bytes": manifest["bytes"],
+        "lines": lines,
+        "files": len(analysis.ingested.files),
+        "events": analysis.events.height,
+        "instances": len(diagnosis.verdicts),
+        "cycles": analysis.cycles.height,
+        "findings": len(diagnosis.findings),
+        "verdict": diagnosis.overall.summary,
+        "analysis_seconds": analysis_seconds,
+        "render_seconds": render_seconds,
+        "render_over_analysis": render_seconds / analysis_seconds,
+        "html_bytes": size,
+        "html_mb": size / 1e6,
+        "data_bytes": len(data[1].encode("utf-8")) if data else 0,
+        "events_embedded": model.get("events", {}).get("shown"),
+        "events_omitted": model.get("events", {}).get("omitted"),
+    }
+    result["targets_met"] = {
+        "html_mb": result["html_mb"] <= TARGETS["html_mb"],
+        "render_seconds": result["render_seconds"] <= TARGETS["render_seconds"],
+    }
+    print(json.dumps(result, indent=2))
+    if args.write_results:
+        _write_results(result)
+
+
+def _write_results(result: dict) -> None:
+    busy = result["load_average"] > 1.0
+    lines = [
+        f"{HEADING} (`python bench/report.py --write-results`)",
+        "",
+        f"Machine: {result['machine']}, load average {result['load_average']:.1f} at the start"
+        + (" (other jobs shared the cores: the times are upper bounds). " if busy else ". ")
+        + f"Median of {result['runs']} runs in one process. "
+        f"Input: {result['input_bytes'] / 1e6:.0f} MB, {result['lines'] / 1e6:.2f} M lines in "
+        f"{result['files']} files, {result['instances']} instances, {result['cycles']} start-up "
+        f"cycles, {result['findings']} findings. The page embeds "
+        f"{result['events_embedded']:,} of {result['events']:,} events "
+        f"(the page counts the other {result['events_omitted']:,} and names the command that "
+        "exports them; routine heartbeats and probes are left out first).",
+        "",
+        "| measure | value | target |",
+        "|---|---|---|",
+        f"| analysis (parse, timeline, diagnosis) | {result['analysis_seconds']:.2f} s | - |",
+        f"| HTML report on top of the analysis | {result['render_seconds']:.2f} s "
+        f"({result['render_over_analysis'] * 100:.0f}% of the analysis) | <= 3 s |",
+        f"| HTML size | {result['html_mb']:.2f} MB "
+        f"({result['data_bytes'] / result['html_bytes'] * 100:.0f}% embedded data) | <= 5 MB |",
+        "",
+    ]
+    target = ROOT / "bench" / "RESULTS.md"
+    text = target.read_text() if target.exists() else "# Benchmark results\n"
+    section = "\n".join(lines)
+    start = text.find(f"\n{HEADING}")
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + 1)
+        rest = text[end + 1 :] if end >= 0 else ""
+        text = text[: start + 1] + section + ("\n" + rest if rest else "")
+    target.write_text(text.rstrip("\n") + "\n")
+
+
+if __name__ == "__main__":
+    main()

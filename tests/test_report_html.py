@@ -1,0 +1,303 @@
+"""The HTML troubleshooting report, read without a browser: offline, escaped, pinned by its CSP.
+
+For every bundled fixture the page must carry the verdict as plain (escaped) HTML, reference
+nothing outside itself, and declare a Content-Security-Policy whose hashes match the inlined
+style and script. ``--format md`` and ``--redact`` are checked here too, and a hostile
+collection (log lines that look like markup or template code) must come out as text.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import shutil
+from functools import cache
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from markupsafe import escape
+
+from azdiag.analysis import analyze
+from azdiag.diagnosis import Diagnosis, diagnose
+from azdiag.report_writer import render_report
+from tests.conftest import FIXTURES, analysed, manifest_names
+
+NAMES = manifest_names()
+
+#: Attributes that make a browser fetch or navigate somewhere.
+URL_ATTRIBUTES = {
+    "href",
+    "src",
+    "action",
+    "formaction",
+    "xlink:href",
+    "poster",
+    "data",
+    "srcset",
+    "background",
+    "ping",
+    "cite",
+    "manifest",
+}
+#: Elements that exist to pull something in from elsewhere.
+EMBEDDING_TAGS = {"link", "base", "iframe", "frame", "object", "embed", "img", "audio", "video"}
+
+#: What log lines of the hostile collection carry in place of an assembly name or a state.
+PAYLOADS = (
+    "<script>window.__pwned=1</script>",
+    '<img src=x onerror="window.__pwned=1">',
+    '"></pre><script>window.__pwned=1</script>',
+    "{{ 7*7 }}",
+)
+
+DEPLOYMENT_ID = re.compile(r"(?i)\b[0-9a-f]{32}\b")
+THUMBPRINT = re.compile(r"(?i)\b[0-9a-f]{40}\b")
+IPV4 = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
+PLATFORM_IP = "168.63.129.16"
+
+
+@cache
+def diagnosed(name: str) -> Diagnosis:
+    return diagnose(analysed(name))
+
+
+@cache
+def page(name: str) -> str:
+    return render_report(analysed(name), diagnosed(name), "html", timestamp=False)
+
+
+class Page(HTMLParser):
+    """The parts of a report page the checks look at."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.scripts: list[tuple[dict[str, str | None], str]] = []
+        self.styles: list[str] = []
+        self.overall: list[str] = []
+        self._raw: tuple[str, dict[str, str | None]] | None = None
+        self._raw_text: list[str] = []
+        self._overall_depth = 0
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        self.tags.append((tag, attributes))
+        if tag in ("script", "style"):
+            self._raw = (tag, attributes)
+            self._raw_text = []
+        if self._overall_depth:
+            self._overall_depth += 1
+        elif "overall" in (attributes.get("class") or "").split():
+            self._overall_depth = 1
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._raw and tag == self._raw[0]:
+            kind, attributes = self._raw
+            text = "".join(self._raw_text)
+            if kind == "script":
+                self.scripts.append((attributes, text))
+            else:
+                self.styles.append(text)
+            self._raw = None
+        if self._overall_depth:
+            self._overall_depth -= 1
+
+    def handle_data(self, data: str) -> None:
+        if self._raw:
+            self._raw_text.append(data)
+        elif self._overall_depth:
+            self.overall.append(data)
+
+    @property
+    def data_block(self) -> str:
+        blocks = [text for attrs, text in self.scripts if attrs.get("id") == "azdiag-data"]
+        assert len(blocks) == 1, "the page carries exactly one JSON data block"
+        return blocks[0]
+
+    @property
+    def code(self) -> list[str]:
+        return [text for attrs, text in self.scripts if attrs.get("type") != "application/json"]
+
+    def csp(self) -> dict[str, list[str]]:
+        metas = [
+            attrs.get("content") or ""
+            for tag, attrs in self.tags
+            if tag == "meta"
+            and (attrs.get("http-equiv") or "").lower() == "content-security-policy"
+        ]
+        assert len(metas) == 1, "one Content-Security-Policy meta element"
+        policy: dict[str, list[str]] = {}
+        for directive in metas[0].split(";"):
+            name, *values = directive.split()
+            policy[name.lower()] = values
+        return policy
+
+
+def sha256_source(text: str) -> str:
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return f"'sha256-{base64.b64encode(digest).decode('ascii')}'"
+
+
+def without_scripts(html: str) -> str:
+    return re.sub(r"(?is)<script\b[^>]*>.*?</script>", "", html)
+
+
+# ---------------------------------------------------------------- every fixture
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_verdict_is_plain_escaped_html(name):
+    html = page(name)
+    summary = diagnosed(name).overall.summary
+    assert summary
+    # in the markup itself, not only in the data block the script reads
+    assert str(escape(summary)) in without_scripts(html)
+    parsed = Page(html)
+    assert " ".join("".join(parsed.overall).split()) == " ".join(summary.split())
+    for verdict in diagnosed(name).verdicts:
+        assert f'data-instance="{escape(verdict.instance)}"' in html
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_page_references_nothing_outside_itself(name):
+    parsed = Page(page(name))
+    offenders = []
+    for tag, attrs in parsed.tags:
+        if tag in EMBEDDING_TAGS:
+            offenders.append(f"<{tag}>")
+        for attribute, value in attrs.items():
+            value = (value or "").strip()
+            if attribute.lower() in URL_ATTRIBUTES and not value.startswith(("#", "data:")):
+                offenders.append(f"<{tag} {attribute}={value!r}>")
+            if attribute.lower() == "style" and "url(" in value.lower():
+                offenders.append(f"<{tag} style={value!r}>")
+            if attribute.lower() == "http-equiv" and value.lower() == "refresh":
+                offenders.append("<meta http-equiv=refresh>")
+    assert parsed.styles, "the stylesheet is inlined"
+    for css in parsed.styles:
+        assert "@import" not in css
+        for target in re.findall(r"(?i)url\(\s*['\"]?([^'\")\s]*)", css):
+            if not target.startswith(("#", "data:")):
+                offenders.append(f"url({target})")
+    assert not offenders, f"{name}: the page points outside itself: {offenders}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_csp_pins_the_inlined_style_and_script(name):
+    parsed = Page(page(name))
+    policy = parsed.csp()
+    assert policy.get("default-src") == ["'none'"]
+    assert len(parsed.styles) == 1 and len(parsed.code) == 1
+    assert policy.get("style-src") == [sha256_source(parsed.styles[0])]
+    assert policy.get("script-src") == [sha256_source(parsed.code[0])]
+    for directive in ("connect-src", "frame-src", "img-src"):
+        for source in policy.get(directive, []):
+            assert source in ("'none'", "data:"), f"{directive} allows {source}"
+    # the data block is JSON the script reads, never code that runs
+    json.loads(parsed.data_block)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_markdown_has_the_verdict_and_every_finding(name):
+    analysis, diagnosis = analysed(name), diagnosed(name)
+    md = render_report(analysis, diagnosis, "md", timestamp=False)
+    # the Markdown escapes * and _ so a pasted sentence stays a sentence
+    assert diagnosis.overall.summary.replace("\\", "") in md.replace("\\", "")
+    for finding in diagnosis.findings:
+        assert finding.rule.title in md, finding.rule.id
+
+
+# ---------------------------------------------------------------- --redact
+
+
+def identifiers(text: str) -> dict[str, set[str]]:
+    return {
+        "deployment ids": set(DEPLOYMENT_ID.findall(text)),
+        "thumbprints": set(THUMBPRINT.findall(text)),
+        "addresses": set(IPV4.findall(text)) - {PLATFORM_IP},
+    }
+
+
+@pytest.mark.parametrize("fmt", ["html", "json", "md"])
+def test_redact_removes_customer_identifiers(fmt):
+    analysis, diagnosis = analysed("S01"), diagnosed("S01")
+    plain = render_report(analysis, diagnosis, fmt, timestamp=False)
+    assert identifiers(plain)["deployment ids"], "S01 names its deployment: the check can fail"
+    redacted = render_report(analysis, diagnosis, fmt, timestamp=False, redact=True)
+    found = identifiers(redacted)
+    assert not any(found.values()), f"--redact left {found}"
+
+
+# ---------------------------------------------------------------- a hostile collection
+
+
+def build_hostile(root: Path) -> Path:
+    """A healthy collection whose role host and agent then log markup and template code."""
+    collection = root / "hostile"
+    shutil.copytree(FIXTURES / "healthy", collection)
+    host_log = next(collection.glob("Resources/Directory/*/WaIISHost.log"))
+    with host_log.open("a", encoding="ascii", newline="") as handle:
+        for i, payload in enumerate(PAYLOADS):
+            handle.write(
+                f"WaIISHost Error: 0 : [03/14/24 09:15:58.{10 + i}] Role entrypoint could not be "
+                "created: System.TypeLoadException: Unable to load the role entry point due to "
+                "the following exceptions: -- System.IO.FileNotFoundException: Could not load "
+                f"file or assembly '{payload}' or one of its dependencies. The system cannot "
+                "find the file specified.\r\n"
+            )
+    agent_log = collection / "RuntimeAndAgent" / "WaAppAgent.log"
+    with agent_log.open("a", encoding="ascii", newline="") as handle:
+        for i, payload in enumerate(PAYLOADS):
+            handle.write(
+                f"[00000014] [03/14/2024 09:16:1{i}.00] [ERROR] Role state message {payload}\r\n"
+            )
+    return collection
+
+
+def test_hostile_collection_renders_as_text(tmp_path):
+    analysis = analyze(build_hostile(tmp_path))
+    diagnosis = diagnose(analysis)
+    # the payloads reach a finding's evidence, not only the events table
+    assert any(
+        "<script>window.__pwned" in (e.get("text") or "")
+        for f in diagnosis.findings
+        for e in f.evidence
+    )
+    html = render_report(analysis, diagnosis, "html", timestamp=False)
+    parsed = Page(html)
+
+    block = parsed.data_block
+    assert "<" not in block and ">" not in block
+    assert "\\u003cscript\\u003ewindow.__pwned=1\\u003c/script\\u003e" in block
+    messages = [row[7] for row in json.loads(block)["events"]["rows"]]
+    for payload in PAYLOADS:
+        assert any(payload in m for m in messages), payload
+
+    markup = without_scripts(html)
+    assert "__pwned" in markup, "the evidence is shown in the page"
+    for payload in PAYLOADS[:3]:
+        assert payload not in markup
+    assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in markup
+    assert "&lt;img src=x onerror=&#34;window.__pwned=1&#34;&gt;" in markup
+    assert "&#39;{{ 7*7 }}&#39;" in markup and "&#39;49&#39;" not in markup
+    assert "<script>window.__pwned" not in html.replace(block, "")
+    # nothing the logs said became an element or an event handler
+    assert [tag for tag, attrs in parsed.tags if tag == "script"] == ["script", "script"]
+    assert not [tag for tag, _ in parsed.tags if tag == "img"]
+    assert not [
+        (tag, attribute)
+        for tag, attrs in parsed.tags
+        for attribute in attrs
+        if attribute.lower().startswith("on")
+    ]
+
+    md = render_report(analysis, diagnosis, "md", timestamp=False)
+    assert "{{ 7*7 }}" in md
