@@ -22,11 +22,20 @@ from azdiag.resources import data_dir
 
 
 def render_html(model: dict[str, Any]) -> str:
-    return render_page("report.html.j2", model, script="report.js")
+    # the script draws the timeline and filters the events: it gets only those
+    script_data = {"timeline": model["timeline"], "events": model["events"]}
+    return render_page("report.html.j2", model, script="report.js", script_data=script_data)
 
 
-def render_page(template: str, model: dict[str, Any], *, script: str) -> str:
-    """Render ``template`` with the shared stylesheet and ``script`` inlined under a strict CSP."""
+def render_page(
+    template: str,
+    model: dict[str, Any],
+    *,
+    script: str,
+    script_data: dict[str, Any] | None = None,
+) -> str:
+    """Render ``template`` with the shared stylesheet and ``script`` inlined under a strict CSP;
+    ``script_data`` is embedded as JSON for the script (the page's HTML shows the rest)."""
     env = _environment()
     css = (data_dir("reports") / "report.css").read_text(encoding="utf-8")
     js = (data_dir("reports") / script).read_text(encoding="utf-8")
@@ -45,7 +54,7 @@ def render_page(template: str, model: dict[str, Any], *, script: str) -> str:
         css=Markup(css),
         js=Markup(js),
         csp=csp,
-        data_json=Markup(_script_safe_json(model)),
+        data_json=Markup(_script_safe_json(script_data or {})),
     )
 
 

@@ -21,8 +21,8 @@ from azdiag.workflow import load_workflow
 
 #: Time bins per swimlane: the timeline's resolution at full zoom-out.
 TIME_BINS = 1500
-#: Individual event markers kept for the timeline (the most telling first).
-MAX_MARKERS = 4000
+#: Individual event markers kept per instance for the timeline (the earliest first).
+MAX_MARKERS = 1500
 #: Rows of the events table embedded in the page; the rest is named, not lost.
 MAX_EVENTS = 20_000
 #: Characters of a message shown in the events table.
@@ -270,7 +270,7 @@ def _markers(analysis: Analysis) -> dict[str, list[list[Any]]]:
             | pl.col("level").is_in(["warning", "error", "critical"])
         )
         .filter(pl.col("event").is_null() | (pl.col("event") != "trace"))
-        .head(MAX_MARKERS)
+        .filter(pl.int_range(pl.len()).over("instance") < MAX_MARKERS)  # per instance
         .select(
             pl.col("instance").cast(pl.String),
             pl.col("time").dt.epoch("ms"),

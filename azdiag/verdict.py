@@ -56,7 +56,19 @@ def overall_verdict(verdicts: list[Verdict]) -> Verdict:
     """The instance verdict with the most important finding (ties: instance name)."""
     found = [v for v in verdicts if v.finding is not None]
     if found:
-        return max(found, key=lambda v: (v.finding.rank, v.instance or ""))  # type: ignore[union-attr]
+        top = max(found, key=lambda v: (v.finding.rank, v.instance or ""))  # type: ignore[union-attr]
+        same = [
+            v.instance or "?"
+            for v in found
+            if v is not top and v.finding.rule.id == top.finding.rule.id  # type: ignore[union-attr]
+        ]
+        if not same:
+            return top
+        summary = (
+            f"{top.summary} — the same on {len(same)} more instance(s) of {len(verdicts)}: "
+            f"{', '.join(same)}"
+        )
+        return Verdict(top.instance, top.finding, summary)
     if not verdicts:
         return Verdict(None, None, "No guest log was readable: nothing to diagnose.")
     names = ", ".join(v.instance or "?" for v in verdicts)

@@ -86,7 +86,9 @@
         var r = el("rect", { x: gx, y: y - LANE * (inst.lanes.length + 1), width: Math.max(2, x(Math.min(g[1], view.to)) - gx), height: LANE * (inst.lanes.length + 1), "class": g[3] ? "tl-gap" : "tl-gap tl-gap-unplanned" });
         r.appendChild(el("title", {}, (g[3] ? "planned " : "unexplained ") + g[2] + " silence of " + Math.round(g[4]) + " s from " + stamp(g[0])));
         group.appendChild(r);
-        group.appendChild(el("text", { x: gx + 2, y: y - 2, "class": "tl-axis" }, g[2] + " silent " + Math.round(g[4]) + " s"));
+        var label = g[2] + " silent " + Math.round(g[4]) + " s";
+        var nearEnd = gx > width - 200;
+        group.appendChild(el("text", { x: nearEnd ? width - 12 : gx + 2, y: y + 11, "text-anchor": nearEnd ? "end" : "start", "class": "tl-axis tl-gap-label" }, label));
       });
       y += LANE * 2 + GAP;
       svg.appendChild(group);
@@ -96,7 +98,14 @@
     if (range) { range.textContent = stamp(view.from) + " → " + stamp(view.to) + " UTC"; }
   }
 
-  function zoom(factor, centre) {
+  var pending = false;
+  function redraw() {  /* at most one redraw per frame while dragging or wheeling */
+    if (pending) { return; }
+    pending = true;
+    window.requestAnimationFrame(function () { pending = false; drawTimeline(); });
+  }
+
+  function zoom(factor, centre, lazy) {
     if (!view) { return; }
     var span = view.to - view.from;
     var middle = centre === undefined ? view.from + span / 2 : centre;
@@ -104,7 +113,7 @@
     view.from = Math.max(tl.start, middle - next / 2);
     view.to = Math.min(tl.end, view.from + next);
     view.from = Math.max(tl.start, view.to - next);
-    drawTimeline();
+    if (lazy) { redraw(); } else { drawTimeline(); }
   }
 
   function bind(id, action) {
@@ -120,7 +129,7 @@
       var rect = box.getBoundingClientRect();
       var plot = rect.width - LABEL - 10;
       var at = view.from + (event.clientX - rect.left - LABEL) / plot * (view.to - view.from);
-      zoom(event.deltaY < 0 ? 0.7 : 1.4, at);
+      zoom(event.deltaY < 0 ? 0.7 : 1.4, at, true);
     }, { passive: false });
     var drag = null;
     box.addEventListener("mousedown", function (event) { drag = { x: event.clientX, from: view.from, to: view.to }; });
@@ -132,7 +141,7 @@
       shift = Math.max(tl.start - drag.from, Math.min(tl.end - drag.to, shift));
       view.from = drag.from + shift;
       view.to = drag.to + shift;
-      drawTimeline();
+      redraw();
     });
     window.addEventListener("resize", drawTimeline);
     drawTimeline();
@@ -182,6 +191,7 @@
     td.textContent = text;
     if (cls) { td.className = cls; }
     row.appendChild(td);
+    return td;
   }
 
   function renderEvents() {
@@ -197,7 +207,8 @@
       cell(tr, r[2]);
       cell(tr, r[3]);
       cell(tr, r[4]);
-      cell(tr, events.files[r[5]] + ":" + r[6]);
+      var path = events.files[r[5]];
+      cell(tr, path.split("/").pop().split("!").pop() + ":" + r[6]).title = path + ":" + r[6];
       cell(tr, r[7]);
       fragment.appendChild(tr);
     });
