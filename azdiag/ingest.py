@@ -18,7 +18,7 @@ import polars as pl
 
 from azdiag.collect import Collection, Limits, LogSource, discover
 from azdiag.formats import FormatSet, LogFormat, load_formats
-from azdiag.parse import FileStats, parse_batch
+from azdiag.parse import RECORD_SCHEMA, FileStats, parse_batch
 from azdiag.times import iso
 
 #: Columns of the events table, in order.
@@ -295,24 +295,9 @@ def _label(parts: list[pl.DataFrame], sources: list[LogSource], formats: FormatS
 
 def empty_events() -> pl.DataFrame:
     """An events table with no rows and the full schema."""
-    schema = {
-        "time": pl.Datetime("us", "UTC"),
-        "instance": pl.Enum([]),
-        "kind": pl.Enum([]),
-        "file": pl.Enum([]),
-        "line": pl.UInt32(),
-        "lines": pl.UInt32(),
-        "level": pl.Categorical(),
-        "level_raw": pl.Categorical(),
-        "pid": pl.Int32(),
-        "tid": pl.Int32(),
-        "source": pl.Categorical(),
-        "message": pl.Categorical(),
-        "parsed": pl.Boolean(),
-        "time_filled": pl.Boolean(),
-        "truncated": pl.Boolean(),
-    }
-    return pl.DataFrame(schema=schema)
+    labels = {"instance": pl.Enum([]), "kind": pl.Enum([]), "file": pl.Enum([])}
+    schema = {**RECORD_SCHEMA, **labels, "time": pl.Datetime("us", "UTC")}
+    return pl.DataFrame(schema={name: schema[name] for name in EVENT_COLUMNS})
 
 
 def _utc(value: datetime | None) -> datetime | None:

@@ -50,7 +50,7 @@ def report_dict(analysis: Analysis, diagnosis: Diagnosis, *, timestamp: bool = T
         }
         for verdict in diagnosis.verdicts
     ]
-    report["findings"] = [_finding(f) for f in diagnosis.findings]
+    report["findings"] = [finding_dict(f) for f in diagnosis.findings]
     report["verdict"] = diagnosis.overall.to_dict()
     return report
 
@@ -96,7 +96,8 @@ def _cycles(cycles: pl.DataFrame, instance: str | None) -> list[dict[str, Any]]:
     ]
 
 
-def _finding(finding: Finding) -> dict[str, Any]:
+def finding_dict(finding: Finding) -> dict[str, Any]:
+    """One finding as in the JSON contract (the HTML model adds context to the evidence)."""
     rule = finding.rule
     return {
         "rule": rule.id,

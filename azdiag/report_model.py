@@ -16,6 +16,7 @@ from azdiag import __version__
 from azdiag.analysis import Analysis
 from azdiag.diagnosis import Diagnosis
 from azdiag.findings import Finding
+from azdiag.report_json import finding_dict
 from azdiag.times import iso
 from azdiag.workflow import load_workflow
 
@@ -133,23 +134,10 @@ def _finding_head(finding: Finding | None) -> dict[str, Any] | None:
 
 
 def _finding(finding: Finding, analysis: Analysis) -> dict[str, Any]:
-    rule = finding.rule
+    """The JSON contract's finding, with the full stage and evidence lines in context."""
     return {
-        "rule": rule.id,
-        "scenario": rule.scenario,
-        "title": rule.title,
-        "severity": rule.severity,
-        "confidence": rule.confidence,
-        "instance": finding.instance,
+        **finding_dict(finding),
         "stage": finding.stage,
-        "first_seen": iso(finding.first_seen),
-        "last_seen": iso(finding.last_seen),
-        "count": finding.count,
-        "cycles": finding.cycles,
-        "explanation": finding.explanation,
-        "advice": finding.advice,
-        "documented": rule.documented,
-        "references": list(rule.references),
         "evidence": [_evidence(e, analysis) for e in finding.evidence],
     }
 

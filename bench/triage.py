@@ -33,7 +33,7 @@ def _collections(out: Path, count: int, megabytes: float) -> Path:
         return folder
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    hours = megabytes * 1e6 / (90 * 1400)  # ~1,400 lines of ~90 bytes per simulated hour
+    hours = megabytes * 1e6 / 340_000  # the scenarios write ~340 kB per simulated hour
     for i in range(count):
         scenario = SCENARIOS[i % len(SCENARIOS)]
         simulate(scenario, folder / f"c{i:04d}-{scenario}", seed=i + 1, hours=hours)
