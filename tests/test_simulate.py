@@ -263,7 +263,6 @@ def test_cli_writes_manifest_beside_the_collection(tmp_path: Path) -> None:
 @pytest.mark.parametrize("sid", ["S01", "healthy"])
 def test_checked_in_fixtures_are_current(sid: str, tmp_path: Path) -> None:
     fixture = REPO / "fixtures" / sid
-    if not fixture.is_dir():
-        pytest.skip("fixtures not generated")
+    assert fixture.is_dir(), "run: python fixtures/make_fixtures.py"
     simulate(sid, tmp_path / sid, seed=1, hours=0.25)
     assert _tree(tmp_path / sid) == _tree(fixture), "run: python fixtures/make_fixtures.py"
