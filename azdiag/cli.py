@@ -221,6 +221,8 @@ def timeline(
         raise click.BadParameter(str(exc)) from exc
     if output_format == "parquet" and output is None:
         raise click.UsageError("--format parquet needs -o FILE")
+    if output is not None and _inside(output, path):
+        fail(f"{output}: will not write inside the input {path}", ExitStatus.USAGE)
     analysis = _analyze(path, format_dirs, tz)
     wanted = TimelineFilter(instances, kinds, event_kinds, *window)
     text = render_timeline(analysis, show, wanted, output_format, output)

@@ -183,3 +183,19 @@ def test_ctrl_c_exits_with_130(monkeypatch):
     result = CliRunner().invoke(main, ["report", str(FIXTURES / "S01"), "--format", "json"])
     assert result.exit_code == ExitStatus.INTERRUPTED
     assert "interrupted" in result.output
+
+
+def test_outputs_are_never_written_inside_the_input(tmp_path: Path):
+    source = tmp_path / "collection"
+    source.mkdir()
+    good = FIXTURES / "healthy" / "RuntimeAndAgent" / "WaAppAgent.log"
+    (source / "WaAppAgent.log").write_bytes(good.read_bytes())
+    before = sorted(p.name for p in source.iterdir())
+    for args in (
+        ["timeline", str(source), "--format", "csv", "-o", str(source / "t.csv")],
+        ["report", str(source), "-o", str(source / "r.html")],
+    ):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == ExitStatus.USAGE, args
+        assert "inside the input" in result.output
+    assert sorted(p.name for p in source.iterdir()) == before
