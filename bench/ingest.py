@@ -24,6 +24,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from results import write_section  # noqa: E402
 
 TARGETS = {
     "lines_per_second": 1.5e6,
@@ -192,16 +195,7 @@ def _write_results(result: dict) -> None:
         "| >= 1.5 M lines/s |",
         "",
     ]
-    target = ROOT / "bench" / "RESULTS.md"
-    text = target.read_text() if target.exists() else "# Benchmark results\n\n"
-    marker = lines[0]
-    if marker in text:
-        head, _, rest = text.partition(marker)
-        tail = rest.split("\n## ", 1)
-        text = head + "\n".join(lines) + ("\n## " + tail[1] if len(tail) > 1 else "")
-    else:
-        text = text.rstrip() + "\n\n" + "\n".join(lines)
-    target.write_text(text)
+    write_section(lines)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from results import write_section  # noqa: E402
 
 TARGETS = {"html_mb": 5.0, "render_seconds": 3.0}
 HEADING = "## HTML report"
@@ -161,17 +164,7 @@ def _write_results(result: dict) -> None:
         f"({result['data_bytes'] / result['html_bytes'] * 100:.0f}% embedded data) | <= 5 MB |",
         "",
     ]
-    target = ROOT / "bench" / "RESULTS.md"
-    text = target.read_text() if target.exists() else "# Benchmark results\n"
-    section = "\n".join(lines)
-    start = text.find(f"\n{HEADING}")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + 1)
-        rest = text[end + 1 :] if end >= 0 else ""
-        text = text[: start + 1] + section + ("\n" + rest if rest else "")
-    target.write_text(text.rstrip("\n") + "\n")
+    write_section(lines)
 
 
 if __name__ == "__main__":

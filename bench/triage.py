@@ -20,6 +20,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from results import write_section  # noqa: E402
 
 SCENARIOS = ("S01", "S09", "healthy", "S18", "S12", "S02", "S13", "S22")
 
@@ -117,15 +120,7 @@ def _write(result: dict) -> None:
         f"({result['dask_overhead'] * 100:+.0f}% time vs the local pool) | <= +20% |",
         "",
     ]
-    target = ROOT / "bench" / "RESULTS.md"
-    text = target.read_text() if target.exists() else "# Benchmark results\n\n"
-    if heading in text:
-        head, _, rest = text.partition(heading)
-        tail = rest.split("\n## ", 1)
-        text = head + "\n".join(lines) + ("\n## " + tail[1] if len(tail) > 1 else "")
-    else:
-        text = text.rstrip() + "\n\n" + "\n".join(lines)
-    target.write_text(text)
+    write_section(lines)
 
 
 if __name__ == "__main__":
