@@ -68,6 +68,23 @@ def empty_hits() -> pl.DataFrame:
     )
 
 
+def _table_hits(
+    frame: pl.DataFrame, text: pl.Expr, stage: pl.Expr, component: pl.Expr, *extra: str
+) -> pl.DataFrame:
+    """Hits from a row of the cycles, gaps or states tables: no file line, a sentence instead."""
+    return frame.select(
+        "instance",
+        pl.col("start").alias("time"),
+        pl.col("cycle") if "cycle" in frame.columns else pl.lit(None, pl.UInt32).alias("cycle"),
+        pl.lit(None, pl.String).alias("file"),
+        pl.lit(None, pl.UInt32).alias("line"),
+        text.alias("text"),
+        stage.alias("stage"),
+        component.alias("component"),
+        *extra,
+    )
+
+
 def evaluate(condition: dict[str, Any], facts: Facts) -> pl.DataFrame:
     """The hits of one condition (see the module docstring)."""
     handler = _HANDLERS[condition["type"]]
@@ -201,21 +218,17 @@ def _repeat(condition: dict[str, Any], facts: Facts) -> pl.DataFrame:
         matching = matching.filter(pl.col("instance").is_in(qualifying))
     matching = matching.filter(pl.len().over("instance") >= needed)
     stages = facts.workflow.stage_components
-    return matching.select(
-        "instance",
-        pl.col("start").alias("time"),
-        "cycle",
-        pl.lit(None, pl.String).alias("file"),
-        pl.lit(None, pl.UInt32).alias("line"),
+    return _table_hits(
+        matching,
         pl.format(
             "start-up cycle {} ({}) ended {} at stage {}",
             "cycle",
             pl.col("start").dt.strftime("%Y-%m-%d %H:%M:%S UTC"),
             "outcome",
             pl.col("last_stage").fill_null("?"),
-        ).alias("text"),
-        pl.col("last_stage").alias("stage"),
-        pl.col("last_stage").replace_strict(stages, default=None).alias("component"),
+        ),
+        pl.col("last_stage"),
+        pl.col("last_stage").replace_strict(stages, default=None),
         "outcome",
         "failure_event",
     )
@@ -232,12 +245,8 @@ def _gap(condition: dict[str, Any], facts: Facts) -> pl.DataFrame:
         if flag in condition:
             chosen &= pl.col(flag) == bool(condition[flag])
     stages = facts.workflow.stage_components
-    return gaps.filter(chosen).select(
-        "instance",
-        pl.col("start").alias("time"),
-        "cycle",
-        pl.lit(None, pl.String).alias("file"),
-        pl.lit(None, pl.UInt32).alias("line"),
+    return _table_hits(
+        gaps.filter(chosen),
         pl.format(
             "{} silent for {} s from {} to {}{}",
             "kind",
@@ -245,9 +254,9 @@ def _gap(condition: dict[str, Any], facts: Facts) -> pl.DataFrame:
             pl.col("start").dt.strftime("%Y-%m-%d %H:%M:%S"),
             pl.col("end").dt.strftime("%H:%M:%S UTC"),
             pl.when(pl.col("open")).then(pl.lit(" (end of collection)")).otherwise(pl.lit("")),
-        ).alias("text"),
-        "stage",
-        pl.col("stage").replace_strict(stages, default=None).alias("component"),
+        ),
+        pl.col("stage"),
+        pl.col("stage").replace_strict(stages, default=None),
         "seconds",
         "planned_by",
     )
@@ -289,21 +298,17 @@ def _state(condition: dict[str, Any], facts: Facts) -> pl.DataFrame:
         chosen &= pl.col("seconds") > parse_duration(condition["longer_than"], "longer_than")
     if "open" in condition:
         chosen &= pl.col("open") == bool(condition["open"])
-    return states.filter(chosen).select(
-        "instance",
-        pl.col("start").alias("time"),
-        pl.lit(None, pl.UInt32).alias("cycle"),
-        pl.lit(None, pl.String).alias("file"),
-        pl.lit(None, pl.UInt32).alias("line"),
+    return _table_hits(
+        states.filter(chosen),
         pl.format(
             "reported {} for {} s since {} ({})",
             "state",
             pl.col("seconds").round(0),
             pl.col("start").dt.strftime("%Y-%m-%d %H:%M:%S UTC"),
             pl.col("detail").fill_null(""),
-        ).alias("text"),
-        pl.lit(None, pl.String).alias("stage"),
-        pl.lit(None, pl.String).alias("component"),
+        ),
+        pl.lit(None, pl.String),
+        pl.lit(None, pl.String),
         "state",
         "detail",
         "seconds",
