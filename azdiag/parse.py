@@ -187,7 +187,7 @@ def parse_lines(
     first, *others = fmt.headers
     frame = _with_header(lines.lazy(), first, 0, tz).drop("text").collect(engine="streaming")
     frame = _apply_other_headers(frame, lines, others, tz)
-    frame = _dateutil_fallback(frame, lines, fmt, tz)
+    frame = _fallback_times(frame, lines, fmt, tz)
     records = _join_continuations(frame, fmt)
     _fill_stats(stats, lines, records, fmt)
     return records.select("file", *RECORD_SCHEMA)
@@ -251,10 +251,10 @@ def _with_header(frame: pl.LazyFrame, header: Header, index: int, tz: str) -> pl
     regex, cut = _head_regex(header)
     match = pl.col("_match")
     matched = match.struct.field("_head" if cut else "message").is_not_null()
-    if cut:
-        message = pl.col("text").str.slice(match.struct.field("_head").str.len_chars())
+    if cut:  # an unmatched line has no head: all of it is the message
+        message = pl.col("text").str.slice(match.struct.field("_head").str.len_chars().fill_null(0))
     else:
-        message = match.struct.field("message")
+        message = pl.when(matched).then(match.struct.field("message")).otherwise(pl.col("text"))
 
     def field_or_null(name: str, dtype: pl.DataType) -> pl.Expr:
         if name in header.fields:
@@ -264,9 +264,7 @@ def _with_header(frame: pl.LazyFrame, header: Header, index: int, tz: str) -> pl
 
     if header.time_format and header.time_format != AUTO_TIME:
         time = _localise(
-            match.struct.field("time").str.strptime(
-                pl.Datetime("us"), header.time_format, strict=False
-            ),
+            _fast_time(match.struct.field("time"), header.time_format),
             "UTC" if header.utc else tz,
         )
     else:
@@ -279,7 +277,7 @@ def _with_header(frame: pl.LazyFrame, header: Header, index: int, tz: str) -> pl
             field_or_null("pid", pl.Int32()).alias("pid"),
             field_or_null("tid", pl.Int32()).alias("tid"),
             field_or_null("source", pl.String()).alias("source"),
-            pl.when(matched).then(message).otherwise(pl.col("text")).alias("message"),
+            message.alias("message"),
             pl.when(matched)
             .then(pl.lit(index, pl.Int8))
             .otherwise(pl.lit(-1, pl.Int8))
@@ -287,6 +285,56 @@ def _with_header(frame: pl.LazyFrame, header: Header, index: int, tz: str) -> pl
         )
         .drop("_match")
     )
+
+
+#: Directives polars reads without chrono when they have their fixed width, and that width.
+_FIXED_DIRECTIVES = {"Y": 4, "y": 2, "m": 2, "d": 2, "b": 3, "H": 2, "M": 2, "S": 2}
+_FRACTION_DIRECTIVES = ("%.f", "%.3f", "%.6f", "%.9f")
+_DIRECTIVE = re.compile(r"%(.)")
+
+
+def _fixed_width(time_format: str) -> tuple[str, int, bool] | None:
+    """(format without its trailing fraction, its width, whether a fraction may follow).
+
+    None when the format has a directive of variable width: polars parses a fixed-width format
+    with its own reader and any other through chrono, which costs five times as much.
+    """
+    prefix = time_format
+    fraction = prefix.endswith(_FRACTION_DIRECTIVES)
+    if fraction:
+        prefix = prefix[: prefix.rindex("%")]
+    width = len(prefix)
+    for directive in _DIRECTIVE.finditer(prefix):
+        if directive.group(1) not in _FIXED_DIRECTIVES:
+            return None
+        width += _FIXED_DIRECTIVES[directive.group(1)] - 2
+    return prefix, width, fraction
+
+
+def _fast_time(text: pl.Expr, time_format: str) -> pl.Expr:
+    """Times in ``time_format``, read by the fixed-width reader where the text has that width.
+
+    A time whose fields are not zero-padded stays null here; ``_fallback_times`` gives it to
+    chrono with the whole format. Where the fixed-width reader succeeds, chrono would read the
+    same time: the fraction is the rest of the text, a dot and digits, read as microseconds.
+    """
+    fixed = _fixed_width(time_format)
+    if fixed is None:
+        return _strptime(text, time_format)
+    prefix, width, fraction = fixed
+    if not fraction:
+        return pl.when(text.str.len_bytes() == width).then(_strptime(text, prefix))
+    seconds = _strptime(text.str.slice(0, width), prefix)
+    rest = text.str.slice(width)
+    micros = rest.str.slice(1, 6).str.pad_end(6, "0").cast(pl.Int64, strict=False)
+    return pl.when(rest.str.contains(r"^(?:\.[0-9]{1,9})?$")).then(
+        seconds + pl.duration(microseconds=micros)
+    )
+
+
+def _strptime(text: pl.Expr, time_format: str) -> pl.Expr:
+    # no cache: nearly every time in a log is distinct, so the cache only costs
+    return text.str.strptime(pl.Datetime("us"), time_format, strict=False, cache=False)
 
 
 def _localise(naive: pl.Expr, tz: str) -> pl.Expr:
@@ -327,10 +375,11 @@ def _scatter(frame: pl.DataFrame, positions: pl.Series, values: pl.DataFrame) ->
     return frame.with_columns(updated)
 
 
-def _dateutil_fallback(
+def _fallback_times(
     frame: pl.DataFrame, lines: pl.DataFrame, fmt: LogFormat, tz: str
 ) -> pl.DataFrame:
-    """Give python-dateutil the time texts no fixed format understood (counted, capped).
+    """Read the times the fixed-width reader left: chrono with the whole format, then
+    python-dateutil (counted, capped).
 
     Only rows whose grammar has a time but whose time did not parse get here, so the 50 µs a
     call of dateutil is paid for the odd line, never per line. ``_du`` records the outcome:
@@ -341,29 +390,50 @@ def _dateutil_fallback(
     bad = frame["header"].is_in(with_time) & frame["time"].is_null()
     if not bad.any():
         return frame
-    from dateutil import parser as date_parser
-
     bad_rows = bad.arg_true()
     headers = frame["header"].gather(bad_rows)
-    positions = pl.concat([bad_rows.filter(headers == i) for i in with_time])
-    texts = pl.concat(
-        [
-            lines["text"]
-            .gather(bad_rows.filter(headers == i))
-            .str.extract(_head_regex(fmt.headers[i])[0], group_index=_time_group(fmt.headers[i]))
-            for i in with_time
-        ]
-    )
+    parts = []
+    for i in with_time:
+        rows = bad_rows.filter(headers == i)
+        if rows.len():
+            header = fmt.headers[i]
+            texts = lines["text"].gather(rows)
+            texts = texts.str.extract(_head_regex(header)[0], group_index=_time_group(header))
+            times = _times_read_slowly(texts, header, "UTC" if header.utc else tz)
+            parts.append(times.with_columns(row=rows))
+    fixed = pl.concat(parts)
+    return _scatter(frame, fixed["row"], fixed.drop("row"))
+
+
+def _times_read_slowly(texts: pl.Series, header: Header, tz: str) -> pl.DataFrame:
+    """(time, _du) for time texts: chrono with the header's format, else python-dateutil."""
+    times = pl.Series("time", [None] * texts.len(), pl.Datetime("us"))
+    if header.time_format != AUTO_TIME:
+        times = texts.to_frame("text").select(
+            _localise(_strptime(pl.col("text"), header.time_format), tz).alias("time")
+        )["time"]
+    missing = times.is_null()
+    if not missing.any():
+        return pl.DataFrame([times, pl.repeat(0, texts.len(), pl.Int8, eager=True).alias("_du")])
+    from dateutil import parser as date_parser
+
     resolved: dict[str, datetime | None] = {}
-    for value in texts.drop_nulls().unique().head(MAX_DATEUTIL_VALUES).to_list():
+    for value in texts.filter(missing).drop_nulls().unique().head(MAX_DATEUTIL_VALUES):
         try:
             resolved[value] = date_parser.parse(value)
         except (ValueError, OverflowError, TypeError):
             resolved[value] = None
-    mapped = pl.Series("time", [resolved.get(v) for v in texts.to_list()], dtype=pl.Datetime("us"))
-    mapped = pl.select(_localise(pl.lit(mapped), tz)).to_series().alias("time")
-    outcome = pl.Series("_du", [1 if v is not None else -1 for v in mapped.to_list()], pl.Int8)
-    return _scatter(frame, positions, pl.DataFrame([mapped, outcome]))
+    read = pl.Series("read", [resolved.get(v) for v in texts.to_list()], pl.Datetime("us"))
+    return pl.DataFrame([times, read, missing.alias("missing")]).select(
+        pl.when("missing").then(_localise(pl.col("read"), tz)).otherwise("time").alias("time"),
+        pl.when(~pl.col("missing"))
+        .then(0)
+        .when(pl.col("read").is_not_null())
+        .then(1)
+        .otherwise(-1)
+        .cast(pl.Int8)
+        .alias("_du"),
+    )
 
 
 def _time_group(header: Header) -> int:
