@@ -144,6 +144,10 @@ class Reader:
         with ExitStack() as stack:
             try:
                 stream, basis = self._stream(loc, stack)
+                if basis is None and stop_after is None and keep is None:
+                    # a plain file, read whole: one buffer, not 1 MiB chunks joined into a copy
+                    data = stream.read()
+                    return len(data), data
                 while stop_after is None or produced < stop_after:
                     want = _CHUNK if stop_after is None else min(_CHUNK, stop_after - produced)
                     chunk = stream.read(want)
