@@ -131,11 +131,12 @@ def ingest(
     # sorted instance by instance (the timeline is per instance), which keeps the sort's second
     # copy to one instance's share of the table; the pool meanwhile parses the next instances
     instances = sorted({s.instance for s in sources})
+    plan = {instance: _batches(sources, reports, formats, instance) for instance in instances}
+    rank = _file_ranks(plan, len(sources))
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
 
         def submit(instance: str) -> list[Future[pl.DataFrame | None]]:
-            batches = _batches(sources, reports, formats, instance)
-            return [pool.submit(_parse, batch, sources, reports, tz) for batch in batches]
+            return [pool.submit(_parse, b, sources, reports, rank, tz) for b in plan[instance]]
 
         upcoming = submit(instances[0]) if instances else []
         for index in range(len(instances)):
@@ -145,7 +146,7 @@ def ingest(
             frames = [f for future in current if (f := future.result()) is not None and f.height]
             if frames:
                 parts.append(_sorted(frames))
-    events = _label(parts, sources, formats)
+    events = _label(parts, sources, formats, rank)
     warnings = list(collection.warnings)
     warnings += [f"{r.path}: {r.error}" for r in reports if r.error]
     return Ingested(
@@ -200,8 +201,27 @@ def _batches(
     return done + list(open_batches.values())
 
 
+def _file_ranks(plan: dict[str, list[_Batch]], count: int) -> list[int]:
+    """Each file's number in the events table: in the order its rows are parsed.
+
+    Instances, their batches and the files of each batch come in this order, and each batch is
+    ordered by (file, line); so the concatenation of an instance's batches is in (file, line)
+    order and one stable sort by time gives (time, file, line). Files never parsed come last.
+    """
+    order = [i for batches in plan.values() for batch in batches for i in batch.file_ids]
+    order += sorted(set(range(count)) - set(order))
+    rank = [0] * count
+    for position, file_id in enumerate(order):
+        rank[file_id] = position
+    return rank
+
+
 def _parse(
-    batch: _Batch, sources: list[LogSource], reports: list[FileReport], tz: str
+    batch: _Batch,
+    sources: list[LogSource],
+    reports: list[FileReport],
+    rank: list[int],
+    tz: str,
 ) -> pl.DataFrame | None:
     """Decode and parse one batch; a file that cannot be read is reported, not fatal."""
     texts, ids = [], []
@@ -226,10 +246,8 @@ def _parse(
         return None
     for file_id, item in zip(ids, stats, strict=True):
         _fill_counts(reports[file_id], item)
-    global_ids = pl.Series(ids, dtype=pl.UInt32)
-    return records.with_columns(file=pl.lit(global_ids).gather(pl.col("file"))).drop(
-        "header", "_du"
-    )
+    ranks = pl.Series([rank[i] for i in ids], dtype=pl.UInt32)
+    return records.with_columns(file=pl.lit(ranks).gather(pl.col("file"))).drop("header", "_du")
 
 
 def _fill_counts(report: FileReport, parsed: FileStats) -> None:
@@ -253,32 +271,37 @@ def _fill_counts(report: FileReport, parsed: FileStats) -> None:
 
 
 def _sorted(frames: list[pl.DataFrame]) -> pl.DataFrame:
-    """One instance's batches in (time, file, line) order, stably.
+    """One instance's batches, given in (file, line) order, in (time, file, line) order.
 
-    Columns are gathered one at a time, each unsorted twin let go at once.
+    A stable sort by time alone keeps (file, line) among equal times: one key, not three. Columns
+    are made contiguous and gathered one at a time, each unsorted twin let go at once.
     """
     merged = pl.concat(frames, how="vertical")
     frames.clear()  # the merged frame is now the only owner of the parsed chunks
-    order = merged.select(pl.arg_sort_by("time", "file", "line", nulls_last=True)).to_series()
+    order = merged.select(pl.arg_sort_by("time", nulls_last=True, maintain_order=True))
+    order = order.to_series()
     columns = []
     for name in merged.columns:
-        columns.append(merged.get_column(name).gather(order))
+        columns.append(merged.get_column(name).rechunk().gather(order))
         merged = merged.drop(name)
     return pl.DataFrame(columns)
 
 
-def _label(parts: list[pl.DataFrame], sources: list[LogSource], formats: FormatSet) -> pl.DataFrame:
+def _label(
+    parts: list[pl.DataFrame], sources: list[LogSource], formats: FormatSet, rank: list[int]
+) -> pl.DataFrame:
     """The instances one after the other; ``file``, ``instance`` and ``kind`` as enums of the
-    collection's own values (gathered by file id)."""
+    collection's own values (gathered by file number, see ``_file_ranks``)."""
     if not parts:
         return empty_events()
-    files = [s.display for s in sources]
+    ranked = [sources[i] for i in sorted(range(len(sources)), key=rank.__getitem__)]
+    files = [s.display for s in ranked]
     instances = sorted({s.instance for s in sources})
     kinds = sorted({f.kind for f in formats})
     file_enum = pl.Series(files, dtype=pl.Enum(files))
-    instance_of = pl.Series([s.instance for s in sources], dtype=pl.Enum(instances))
+    instance_of = pl.Series([s.instance for s in ranked], dtype=pl.Enum(instances))
     kind_of = pl.Series(
-        [fmt.kind if (fmt := formats.get(s.format_id)) else kinds[0] for s in sources],
+        [fmt.kind if (fmt := formats.get(s.format_id)) else kinds[0] for s in ranked],
         dtype=pl.Enum(kinds),
     )
     return (

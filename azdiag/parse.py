@@ -414,7 +414,7 @@ def _times_read_slowly(texts: pl.Series, header: Header, tz: str) -> pl.DataFram
         )["time"]
     missing = times.is_null()
     if not missing.any():
-        return pl.DataFrame([times, pl.repeat(0, texts.len(), pl.Int8, eager=True).alias("_du")])
+        return times.to_frame().with_columns(_du=pl.lit(0, pl.Int8))
     from dateutil import parser as date_parser
 
     resolved: dict[str, datetime | None] = {}

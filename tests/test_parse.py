@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from azdiag.formats import load_formats
-from azdiag.parse import MAX_LINE_CHARS, parse_text
+from azdiag.parse import MAX_LINE_CHARS, _fast_time, parse_text
 
 FORMATS = load_formats()
 AGENT = FORMATS["waappagent"]
@@ -163,3 +163,35 @@ def test_message_is_cut_after_a_non_ascii_header():
     records = parse_text(text, HOST).records
     assert records["source"][0] == "Déploiement-été"
     assert records["message"][0] == "hello world"
+
+
+_TIME_FORMATS = ("%m/%d/%Y %H:%M:%S%.f", "%Y/%m/%d, %H:%M:%S%.f", "%m/%d/%y %H:%M:%S%.f")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    fmt=st.sampled_from(_TIME_FORMATS),
+    when=st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2068, 12, 31)),
+    fraction=st.text("0123456789", max_size=11),
+    unpad=st.booleans(),
+    tail=st.sampled_from(["", ".", "x", " ", ".1x"]),
+)
+def test_fixed_width_time_reading_agrees_with_chrono(fmt, when, fraction, unpad, tail):
+    """The fast reader gives chrono's time or nothing (then chrono reads it), never another."""
+    text = when.strftime(fmt.replace("%.f", ""))
+    if unpad:
+        text = text.replace("/0", "/").replace(" 0", " ")
+    text += ("." + fraction if fraction else "") + tail
+    frame = pl.DataFrame({"t": [text]})
+    fast = frame.select(_fast_time(pl.col("t"), fmt)).item()
+    chrono = frame.select(pl.col("t").str.strptime(pl.Datetime("us"), fmt, strict=False)).item()
+    assert fast is None or fast == chrono
+    if not unpad and len(fraction) <= 9 and not tail and chrono is not None:
+        assert fast == chrono  # the common shape never needs the slow reader
+
+
+def test_unpadded_times_are_read_by_chrono_not_counted_as_dateutil():
+    text = b"[00000021] [3/4/2024 9:28:01.78] [INFO]  unpadded\n"
+    result = parse_text(text, AGENT)
+    assert result.records["time"][0] == datetime(2024, 3, 4, 9, 28, 1, 780000)
+    assert result.dateutil_times == 0 and result.bad_times == 0
