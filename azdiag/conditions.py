@@ -46,7 +46,9 @@ class Facts:
             pl.col("event").is_not_null() & ~pl.col("event").is_in(FREQUENT_EVENTS)
         )
 
+    @cached_property
     def instance_ends(self) -> dict[str, Any]:
+        """Each instance's newest time: its "now" (one pass over the events, not one a rule)."""
         if self.events.height == 0:
             return {}
         ends = self.events.group_by("instance").agg(pl.col("time").max())
@@ -190,7 +192,7 @@ def _sequence(condition: dict[str, Any], facts: Facts) -> pl.DataFrame:
     if condition.get("expect", "absent") == "present":
         hits = first.filter(pl.col("_first").is_in(followed))
     else:
-        ends = facts.instance_ends()
+        ends = facts.instance_ends
         end = pl.col("instance").replace_strict(ends, default=None, return_dtype=UTC_TIME)
         waited = (end - pl.col("time")).dt.total_seconds(fractional=True) >= within
         hits = first.filter(~pl.col("_first").is_in(followed) & waited)
@@ -277,7 +279,7 @@ def _duration(condition: dict[str, Any], facts: Facts) -> pl.DataFrame:
         .agg(pl.all().exclude("_end").first(), later.min().alias("_end"))
     )
     if condition.get("open_ends_at_now", True):
-        now = facts.instance_ends()
+        now = facts.instance_ends
         end_of = pl.col("instance").replace_strict(now, default=None, return_dtype=UTC_TIME)
         joined = joined.with_columns(_end=pl.coalesce("_end", end_of))
     limit = parse_duration(condition["longer_than"], "longer_than")
@@ -316,18 +318,21 @@ def _state(condition: dict[str, Any], facts: Facts) -> pl.DataFrame:
 
 
 def _sql(condition: dict[str, Any], facts: Facts) -> pl.DataFrame:
-    """The escape hatch: a polars SQL query over events (with fields), cycles, gaps, states.
+    """The escape hatch: a polars SQL query over events or only the notable ones (with their
+    fields), cycles, gaps, states.
 
     The query must return ``instance`` and ``time``; other hit columns are optional.
     """
     # lazy: the query's filters run before the fields are joined and before any cast
     fields = facts.details.drop("event", "stage", "component", "text").lazy()
     events = facts.events.lazy().join(fields, on="sig", how="left")
+    notable = facts.notable.lazy().join(fields, on="sig", how="left")
     # the small tables take the events' instance type, so joins on instance need no cast of
     # the large one (its text columns stay categorical: compare them with =, or CAST them)
     same = pl.col("instance").cast(facts.events.schema["instance"])
     context = pl.SQLContext(
         events=events,
+        notable=notable,
         cycles=facts.cycles.lazy().with_columns(same),
         gaps=facts.gaps.lazy().with_columns(same),
         states=facts.states.lazy().with_columns(same),
