@@ -173,7 +173,7 @@ def _decode_utf8(body: bytes, encoding: str) -> Decoded:
     kept as they are, so only slices with other bytes are ever decoded.
     """
     warnings: list[str] = []
-    nuls = body.count(0)
+    nuls = body.count(0) if b"\x00" in body else 0  # ``in`` is a memchr, ``count`` is not
     if nuls:
         body = body.replace(b"\x00", b"")
     if body.isascii():

@@ -93,24 +93,21 @@ def read_lines(texts: list[bytes]) -> pl.DataFrame:
     their concatenation, which costs far less than one pass per small file.
     """
     texts = [t.removeprefix(b"\xef\xbb\xbf") for t in texts]  # a BOM is not a line
-    counts = [_count_lines(t) for t in texts]
-    total = sum(counts)
-    if total == 0:
-        return pl.DataFrame(schema={"file": pl.UInt32, "line": pl.UInt32, "text": pl.String})
-    if len(texts) == 1:
-        joined = texts[0]
-    else:
-        joined = b"".join(t if not t or t.endswith(b"\n") else t + b"\n" for t in texts)
-    frame = _read_csv_lines(joined)
-    if frame.height != total:  # a shape the joint read did not split as we count: one by one
-        frames = [_read_csv_lines(t) for t in texts if t]
-        frame = pl.concat(frames) if frames else frame
-    if len(texts) == 1:
-        return frame.select(
+    if len(texts) == 1:  # its lines are numbered by position: no count to check against
+        return _read_csv_lines(texts[0]).select(
             file=pl.lit(0, pl.UInt32),
             line=pl.int_range(1, pl.len() + 1, dtype=pl.UInt32),
             text=pl.col("text").fill_null(""),
         )
+    counts = [_count_lines(t) for t in texts]
+    total = sum(counts)
+    if total == 0:
+        return pl.DataFrame(schema={"file": pl.UInt32, "line": pl.UInt32, "text": pl.String})
+    joined = b"".join(t if not t or t.endswith(b"\n") else t + b"\n" for t in texts)
+    frame = _read_csv_lines(joined)
+    if frame.height != total:  # a shape the joint read did not split as we count: one by one
+        frames = [_read_csv_lines(t) for t in texts if t]
+        frame = pl.concat(frames) if frames else frame
     starts = pl.Series("starts", _cumulative(counts), dtype=pl.UInt32)
     row = pl.int_range(pl.len(), dtype=pl.UInt32)
     file = starts.search_sorted(pl.int_range(total, dtype=pl.UInt32, eager=True), side="right")
@@ -189,16 +186,15 @@ def parse_lines(
     frame = _apply_other_headers(frame, lines, others, tz)
     frame = _fallback_times(frame, lines, fmt, tz)
     records = _join_continuations(frame, fmt)
-    _fill_stats(stats, lines, records, fmt)
+    _fill_stats(stats, records, fmt)
     return records.select("file", *RECORD_SCHEMA)
 
 
-def _fill_stats(
-    stats: list[FileStats], lines: pl.DataFrame, records: pl.DataFrame, fmt: LogFormat
-) -> None:
+def _fill_stats(stats: list[FileStats], records: pl.DataFrame, fmt: LogFormat) -> None:
     """Per-file counts, computed once over the batch."""
     per_file = records.group_by("file").agg(
         pl.len().alias("records"),
+        pl.col("lines").sum().alias("lines"),
         pl.col("parsed").sum().alias("header_lines"),
         pl.col("lines").filter(~pl.col("parsed")).sum().alias("unparsed_lines"),
         pl.col("truncated").sum().alias("truncated"),
@@ -207,10 +203,9 @@ def _fill_stats(
         pl.col("time").min().alias("first"),
         pl.col("time").max().alias("last"),
     )
-    line_counts = dict(lines.group_by("file").len().iter_rows())
     for row in per_file.iter_rows(named=True):
         item = stats[row["file"]]
-        item.lines = int(line_counts.get(row["file"], 0))
+        item.lines = int(row["lines"])  # every physical line is in exactly one record
         item.header_lines = int(row["header_lines"])
         item.unparsed_lines = int(row["unparsed_lines"] or 0)
         item.continuation_lines = item.lines - item.header_lines - item.unparsed_lines
@@ -360,7 +355,10 @@ def _apply_other_headers(
         parsed = _with_header(lines[positions].lazy(), header, offset, tz).collect()
         hit = parsed["header"] >= 0
         if hit.any():
-            frame = _scatter(frame, positions.filter(hit), parsed.filter(hit))
+            parsed = parsed.filter(hit)
+            # the fields of unmatched rows are null already: only what this grammar found
+            found = [c for c in parsed.columns if parsed[c].null_count() < parsed.height]
+            frame = _scatter(frame, positions.filter(hit), parsed.select(found))
     return frame
 
 
