@@ -41,7 +41,8 @@ def assign_cycles(events: pl.DataFrame, workflow: Workflow) -> pl.DataFrame:
     """Add a ``cycle`` column (per instance, 0 = before the first boundary) to ``events``."""
     ranks = workflow.boundaries
     rows = (
-        events.with_row_index("_row")
+        events.lazy()
+        .with_row_index("_row")
         .filter(pl.col("event").is_in(list(ranks)))
         .select(
             "_row",
@@ -49,6 +50,7 @@ def assign_cycles(events: pl.DataFrame, workflow: Workflow) -> pl.DataFrame:
             pl.col("event").cast(pl.String),
             pl.col("time"),
         )
+        .collect()
     )
     starts: list[int] = []
     highest: dict[str, int] = {}
@@ -65,16 +67,45 @@ def assign_cycles(events: pl.DataFrame, workflow: Workflow) -> pl.DataFrame:
             highest[instance] = max(highest[instance], rank)
         if time is not None:
             previous[instance] = time
-    is_start = pl.repeat(False, events.height, eager=True)
-    if starts:
-        is_start.scatter(starts, True)
-    return (
-        events.with_columns(_start=is_start)
-        .with_columns(
-            cycle=pl.col("_start").cast(pl.UInt32).cum_sum().over("instance"),
+    return events.with_columns(cycle=_cycle_numbers(events, starts))
+
+
+def _cycle_numbers(events: pl.DataFrame, starts: list[int]) -> pl.Series:
+    """Per row, how many of the cycle starts (ascending row numbers) its instance had so far.
+
+    The events table holds each instance's rows together (see ingest), so the numbers are a
+    few hundred runs of one value, laid down at once; a window over the whole table (for a
+    table that interleaves instances) costs several passes more.
+    """
+    runs = events["instance"].to_physical().rle()
+    if runs.struct.field("value").is_duplicated().any():  # an instance in several runs
+        is_start = pl.repeat(False, events.height, eager=True)
+        if starts:
+            is_start.scatter(starts, True)
+        return (
+            events.select("instance")
+            .with_columns(_start=is_start)
+            .select(pl.col("_start").cast(pl.UInt32).cum_sum().over("instance").alias("cycle"))
+            .to_series()
         )
-        .drop("_start")
-    )
+    values: list[int] = []
+    lengths: list[int] = []
+    position, pending = 0, iter(starts)
+    start = next(pending, None)
+    for run in runs.struct.field("len").to_list():
+        end, cycle = position + run, 0
+        while start is not None and start < end:
+            if start > position:
+                values.append(cycle)
+                lengths.append(start - position)
+                position = start
+            cycle += 1
+            start = next(pending, None)
+        if end > position:
+            values.append(cycle)
+            lengths.append(end - position)
+            position = end
+    return pl.Series("cycle", values, pl.UInt32).repeat_by(pl.Series(lengths)).explode()
 
 
 def failure_expr(workflow: Workflow) -> pl.Expr:
@@ -91,23 +122,39 @@ def failure_expr(workflow: Workflow) -> pl.Expr:
     return pl.any_horizontal(conditions) if conditions else pl.lit(False)
 
 
+def cycle_spans(events: pl.DataFrame) -> pl.DataFrame:
+    """(instance, cycle, start, last, events): each cycle's first and last line, and its size.
+
+    The one pass over every event that cycles need (``events`` carry ``cycle``, see
+    assign_cycles); the newest line of each instance is read from it too (timeline.instance_ends).
+    """
+    return events.group_by("instance", "cycle").agg(
+        pl.col("time").min().alias("start"),
+        pl.col("time").max().alias("last"),
+        pl.len().cast(pl.UInt32).alias("events"),
+    )
+
+
 def build_cycles(
-    events: pl.DataFrame, details: pl.DataFrame, workflow: Workflow, ends: pl.DataFrame
+    events: pl.DataFrame,
+    details: pl.DataFrame,
+    workflow: Workflow,
+    ends: pl.DataFrame,
+    spans: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """One row per (instance, cycle); ``events`` must carry ``cycle`` (see assign_cycles) and
-    ``details`` a ``failure`` flag per ``sig`` (see failure_expr)."""
+    ``details`` a ``failure`` flag per ``sig`` (see failure_expr). ``spans`` are the events'
+    cycle_spans, when already at hand."""
     if events.height == 0:
         return pl.DataFrame(schema=CYCLE_SCHEMA)
     orders = workflow.stage_orders
     boundaries = list(workflow.boundaries)
     # spans over every event; the rest only over the few events that carry a stage, open a
     # cycle or fail one (heartbeats and probes are the bulk and say nothing of progress)
-    spans = events.group_by("instance", "cycle").agg(
-        pl.col("time").min().alias("start"),
-        pl.col("time").max().alias("_last_event"),
-        pl.len().cast(pl.UInt32).alias("events"),
-    )
+    spans = (cycle_spans(events) if spans is None else spans).rename({"last": "_last_event"})
     failing = list({rule.event for rule in workflow.failures})
+    failing_sigs = details.filter(pl.col("failure"))["sig"].to_list()
+    # event and stage stay categories (a string each only for the few hundred cycles)
     telling = (
         events.lazy()
         .filter(
@@ -115,31 +162,35 @@ def build_cycles(
             | pl.col("event").is_in(boundaries)
             | pl.col("event").is_in(failing)
         )
-        .select("instance", "cycle", "time", "event", "stage", "sig")
-        .collect()
-        .join(details.select("sig", "failure"), on="sig", how="left", maintain_order="left")
         .select(
             "instance",
             "cycle",
             "time",
-            pl.col("event").cast(pl.String),
-            pl.col("stage").cast(pl.String),
+            "event",
+            "stage",
             pl.col("stage")
-            .cast(pl.String)
             .replace_strict(orders, default=None, return_dtype=pl.Int32)
             .alias("_order"),
-            pl.col("failure").fill_null(False).alias("_failure"),
+            pl.col("sig").is_in(failing_sigs).fill_null(False).alias("_failure"),
         )
+        .collect()
     )
     ready_time = pl.col("time").filter(pl.col("stage") == "ready")
-    progress = telling.group_by("instance", "cycle").agg(
-        pl.col("event").filter(pl.col("event").is_in(boundaries)).first().alias("opened_by"),
-        pl.col("_order").max().alias("last_stage_order"),
-        pl.col("stage").filter(pl.col("_order").is_not_null()).unique().alias("_stages"),
-        ready_time.min().alias("ready_at"),
-        pl.col("event").filter(pl.col("_failure")).last().alias("failure_event"),
-        pl.col("time").filter(pl.col("_failure")).last().alias("failure_at"),
-        pl.col("time").filter(pl.col("_order").is_not_null()).max().alias("last_progress"),
+    progress = (
+        telling.group_by("instance", "cycle")
+        .agg(
+            pl.col("event").filter(pl.col("event").is_in(boundaries)).first().alias("opened_by"),
+            pl.col("_order").max().alias("last_stage_order"),
+            pl.col("stage").filter(pl.col("_order").is_not_null()).unique().alias("_stages"),
+            ready_time.min().alias("ready_at"),
+            pl.col("event").filter(pl.col("_failure")).last().alias("failure_event"),
+            pl.col("time").filter(pl.col("_failure")).last().alias("failure_at"),
+            pl.col("time").filter(pl.col("_order").is_not_null()).max().alias("last_progress"),
+        )
+        .with_columns(
+            pl.col("opened_by", "failure_event").cast(pl.String),
+            pl.col("_stages").cast(pl.List(pl.String)),
+        )
     )
     cycles = (
         spans.join(progress, on=["instance", "cycle"], how="left")

@@ -7,6 +7,8 @@ A source silent up to the end of the collection has an open gap ending "now".
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import polars as pl
 
 from azdiag.workflow import Cadence, Workflow
@@ -50,17 +52,22 @@ def _gaps_of(events: pl.DataFrame, cadence: Cadence, ends: pl.DataFrame) -> pl.D
     condition = pl.col("kind") == cadence.kind
     if cadence.event:
         condition &= pl.col("event") == cadence.event
-    beats = events.lazy().filter(condition).select("instance", "time", "cycle").collect()
-    if beats.height == 0:
-        return pl.DataFrame()
+    key = ["instance", "cycle"] if cadence.per_cycle else ["instance"]
+    beats = events.lazy().filter(condition).select(*key, "time")
     # events hold each instance's rows together in time order, so the beat before is the row
     # before unless the instance (or, per cycle, the cycle) changed
     same = pl.col("instance") == pl.col("instance").shift(1)
     if cadence.per_cycle:
         same &= pl.col("cycle") == pl.col("cycle").shift(1)
+    # millions of beats, a handful of silences: an integer test on the wait keeps the rows
+    # that can be one (waits over half the threshold), the exact test then runs on those
+    candidates = timedelta(seconds=cadence.note_after_seconds / 2)
     inner = (
-        beats.with_columns(
-            start=pl.when(same).then(pl.col("time").shift(1)),
+        beats.with_columns(_wait=pl.col("time").diff())
+        .filter(same & (pl.col("_wait") > candidates))
+        .select(
+            pl.col("instance").cast(pl.String),
+            start=pl.col("time") - pl.col("_wait"),
             end=pl.col("time"),
             open=pl.lit(False),
         )
@@ -68,24 +75,25 @@ def _gaps_of(events: pl.DataFrame, cadence: Cadence, ends: pl.DataFrame) -> pl.D
             (pl.col("end") - pl.col("start")).dt.total_seconds(fractional=True)
             > cadence.note_after_seconds
         )
-        .with_columns(pl.col("instance").cast(pl.String))
     )
-    parts = [inner.select("instance", "start", "end", "open")]
-    if not cadence.per_cycle:
+    if cadence.per_cycle:
+        parts = [inner.collect()]
+    else:
         last = (
             beats.group_by("instance")
             .agg(pl.col("time").max().alias("start"))
             .with_columns(pl.col("instance").cast(pl.String))
         )
         still = (
-            last.join(ends, on="instance")
+            last.join(ends.lazy(), on="instance")
             .with_columns(end=pl.col("now"), open=pl.lit(True))
             .filter(
                 (pl.col("end") - pl.col("start")).dt.total_seconds(fractional=True)
                 > cadence.note_after_seconds
             )
+            .select("instance", "start", "end", "open")
         )
-        parts.append(still.select("instance", "start", "end", "open"))
+        parts = pl.collect_all([inner, still])  # one pass picks the beats for both
     threshold = cadence.restart_after_seconds
     return (
         pl.concat(parts)
@@ -136,15 +144,17 @@ def _stage_at_start(gaps: pl.DataFrame, events: pl.DataFrame, workflow: Workflow
     """The cycle and the furthest stage it had reached when the gap began."""
     orders = workflow.stage_orders
     by_order = {s.order: s.id for s in workflow.stages.values()}
+    # the instance keeps the events' type and the stage is mapped per category: no string per
+    # progress event (state reports make them many)
+    instance = events.schema["instance"]
     progress = (
         events.lazy()
         .filter(pl.col("stage").is_not_null())
         .select(
-            pl.col("instance").cast(pl.String),
+            "instance",
             pl.col("time").alias("_at"),
             pl.col("cycle").alias("_cycle"),
             pl.col("stage")
-            .cast(pl.String)
             .replace_strict(orders, default=None, return_dtype=pl.Int32)
             .alias("_order"),
         )
@@ -153,10 +163,10 @@ def _stage_at_start(gaps: pl.DataFrame, events: pl.DataFrame, workflow: Workflow
         .collect()
     )
     return (
-        gaps.join_asof(
-            progress, left_on="start", right_on="_at", by="instance", check_sortedness=False
-        )
+        gaps.with_columns(pl.col("instance").cast(instance))
+        .join_asof(progress, left_on="start", right_on="_at", by="instance", check_sortedness=False)
         .with_columns(
+            pl.col("instance").cast(pl.String),
             cycle=pl.col("_cycle"),
             stage=pl.col("_order").replace_strict(by_order, default=None, return_dtype=pl.String),
         )

@@ -4,7 +4,7 @@ Signatures are data, written in the format files (``[[signatures]]`` in parsers/
 a literal ``keyword`` (a cheap prefilter), an optional ``pattern`` whose named groups become event
 fields, optional raw ``levels``, and the workflow ``stage`` its event belongs to. Per log kind,
 the first signature that matches a record wins. The work is vectorised: one multi-keyword scan
-picks the candidate records, then each signature's literal and regex run only on what is left.
+picks the candidate records, then one query tries every signature of the kind on them.
 """
 
 from __future__ import annotations
@@ -121,8 +121,7 @@ def classify(
     ``first_records=False`` skips the first-record events (for single-line checks).
     """
     keys = ["kind", "message", "level_raw"]
-    shape = _shape_key(events)
-    first_rows = shape.arg_unique()
+    sig, first_rows = _shapes(events)
     distinct = events.select(keys)[first_rows]
     texts = distinct.select(pl.col(keys).cast(pl.String))
     columns: dict[str, _Column] = {
@@ -141,10 +140,18 @@ def classify(
         pl.int_range(pl.len(), dtype=pl.UInt32).alias("sig"),
         *(col.series(name) for name, col in columns.items()),
     ).with_columns(pl.col("event", "stage", "component").cast(pl.Categorical))
-    sig = shape.replace_strict(shape.gather(first_rows), details["sig"], return_dtype=pl.UInt32)
-    classified = events.with_columns(
-        pl.lit(details[name]).gather(sig).alias(name) for name in EVENT_TAGS if name != "sig"
-    ).with_columns(sig=sig)
+    # streamed: the per-record work runs on slices that stay in cache, and only the new
+    # columns are allocated at full length
+    tags = (
+        events.lazy()
+        .select(sig.alias("sig"))
+        .select(
+            *(pl.lit(details[name]).gather(pl.col("sig")) for name in EVENT_TAGS if name != "sig"),
+            "sig",
+        )
+        .collect(engine="streaming")
+    )
+    classified = events.with_columns(tags.get_columns())
     for fmt in formats if first_records else ():
         if fmt.first_record_event:
             classified = _mark_first_records(classified, fmt, signatures, stage_components)
@@ -153,34 +160,61 @@ def classify(
     return classified, details.drop(keys)
 
 
-_LEVEL_NULL = (1 << 24) - 1
+def _shapes(events: pl.DataFrame) -> tuple[pl.Expr, pl.Series]:
+    """The ``sig`` of a record (an expression) and the first row of each shape.
 
-
-def _shape_key(events: pl.DataFrame) -> pl.Series:
-    """One integer per record shape (kind, message, raw level), from their category codes.
-
-    Packing the codes (kind < 2**8, message < 2**32, level < 2**24) makes finding the distinct
-    shapes and mapping records to them two hash passes over one column; a struct key is used
-    in the unlikely case the codes do not fit.
+    A shape is a distinct (kind, message, raw level), numbered in order of first appearance.
+    One pass over the category codes finds the first rows; the number of a record is then a
+    lookup: (kind, level) pairs are few, so pair number and message code make a key of a few
+    hundred thousand values, small enough for a table (a hash map when the codes are too
+    sparse). The passes over the records are streamed (slices that stay in cache).
     """
 
     def code(name: str) -> pl.Expr:
         column = pl.col(name)
         if events.schema[name] == pl.String():
             column = column.cast(pl.Categorical)
-        return column.to_physical().cast(pl.UInt64)
+        return column.to_physical()
 
-    codes = events.select(
-        code("kind").alias("k"),
-        code("message").alias("m"),
-        code("level_raw").fill_null(_LEVEL_NULL).alias("l"),
-    )
-    kinds, levels = codes["k"].max() or 0, codes["l"].max() or 0
-    if kinds < 256 and levels <= _LEVEL_NULL:  # type: ignore[operator]
-        packed = pl.col("k") * (1 << 56) + pl.col("m") * (1 << 24) + pl.col("l")
+    bounds = events.select(
+        *(code(name).max().alias(name) for name in ("kind", "message", "level_raw"))
+    ).row(0)
+    kinds, messages, levels = (int(bound or 0) + 1 for bound in bounds)
+    width = levels + 1  # the last level number stands for "no level"
+    level = code("level_raw").fill_null(levels)
+    if messages * kinds * width <= 1 << 64:
+        key_type = _uint(messages * kinds * width)
+        key = (code("message").cast(key_type) * kinds + code("kind").cast(key_type)) * width
+        key += level.cast(key_type)
     else:
-        packed = pl.struct("k", "m", "l").hash()
-    return codes.select(packed).to_series()
+        key = pl.struct(code("kind"), code("message"), level)
+    first_rows = events.lazy().select(key).collect(engine="streaming").to_series().arg_unique()
+    firsts = events.select("kind", "message", "level_raw")[first_rows]
+    limit = max(events.height, 1 << 16)  # a lookup table no bigger than a column
+    pair_type = _uint(kinds * width)
+    pair = code("kind").cast(pair_type) * width + level.cast(pair_type)
+    pairs = firsts.select(pair.unique()).to_series()
+    shape = code("message").cast(_uint(messages * pairs.len())) * pairs.len() + _position_in(
+        pair, pairs, limit
+    )
+    return _position_in(shape, firsts.select(shape).to_series(), limit), first_rows
+
+
+def _uint(bound: int) -> pl.DataType:
+    """The unsigned integer type that holds values below ``bound`` (at most 2**64)."""
+    return pl.UInt32() if bound <= 1 << 32 else pl.UInt64()
+
+
+def _position_in(expr: pl.Expr, values: pl.Series, limit: int) -> pl.Expr:
+    """The position in ``values`` (distinct non-negative integers) of each value of ``expr``:
+    a gather from a lookup table when it has at most ``limit`` entries, else a hash map."""
+    numbers = pl.int_range(values.len(), dtype=pl.UInt32, eager=True)
+    top = values.max()
+    if not isinstance(top, int) or top >= limit:  # no values, or too sparse for a table
+        return expr.replace_strict(values, numbers, return_dtype=pl.UInt32)
+    table = pl.repeat(0, top + 1, dtype=pl.UInt32, eager=True)
+    table.scatter(values, numbers)
+    return pl.lit(table).gather(expr)
 
 
 def with_fields(events: pl.DataFrame, details: pl.DataFrame) -> pl.DataFrame:
@@ -202,32 +236,35 @@ def _mark_first_records(
     model = next((s for s in signatures.by_format.get(fmt.id, []) if s.event == event), None)
     stage = model.stage if model else None
     component = (model.component if model else None) or components.get(stage or "")
-    if "file" not in events.columns or fmt.kind not in set(events["kind"].unique().to_list()):
+    kind_type = events.schema.get("kind")
+    if "file" not in events.columns or (
+        isinstance(kind_type, pl.Enum) and fmt.kind not in kind_type.categories
+    ):
         return events
-    rows = (
+    # per file: the row of its first record, and whether a signature recognised the start
+    # (the start, or the first record itself, recognised keeps its own meaning)
+    first_line = pl.col("line").arg_min()
+    firsts = (
         events.lazy()
         .with_row_index("_row")
         .filter(pl.col("kind") == fmt.kind)
-        .select("_row", "file", "line", "event")
-        .collect()
-    )
-    recognised = rows.filter(pl.col("event") == event)["file"].unique().implode()
-    firsts = (
-        rows.filter(~pl.col("file").is_in(recognised))
         .group_by("file")
-        .agg(pl.all().sort_by("line").first())
-        .filter(pl.col("event").is_null())  # a recognised first line keeps its own meaning
+        .agg(
+            pl.col("_row").get(first_line),
+            pl.col("event").get(first_line),
+            (pl.col("event") == event).any().alias("_recognised"),
+        )
+        .filter(~pl.col("_recognised") & pl.col("event").is_null())
+        .collect(engine="streaming")
     )["_row"]
     if firsts.len() == 0:
         return events
-    chosen = pl.repeat(False, events.height, eager=True)
-    chosen.scatter(firsts, True)
-    cat = pl.Categorical()
-    return events.with_columns(
-        event=pl.when(chosen).then(pl.lit(event, cat)).otherwise(pl.col("event")),
-        stage=pl.when(chosen).then(pl.lit(stage, cat)).otherwise(pl.col("stage")),
-        component=pl.when(chosen).then(pl.lit(component, cat)).otherwise(pl.col("component")),
-    )
+    columns = []
+    for name, value in (("event", event), ("stage", stage), ("component", component)):
+        column = events[name].clone()  # copied when written: the caller's frame stays as is
+        column.scatter(firsts, value)
+        columns.append(column)
+    return events.with_columns(columns)
 
 
 class _Column:
@@ -235,10 +272,14 @@ class _Column:
 
     def __init__(self, height: int) -> None:
         self.height = height
-        self.parts: list[tuple[pl.Series, pl.Series]] = []
+        self.parts: list[tuple[pl.Series, pl.Series | str]] = []
 
-    def put(self, positions: pl.Series, values: pl.Series) -> None:
-        self.parts.append((positions, values.cast(pl.String)))
+    def put(self, positions: pl.Series, values: pl.Series | str | None) -> None:
+        """``values`` per position, or one value for all (None: nothing to write)."""
+        if isinstance(values, pl.Series):
+            self.parts.append((positions, values.cast(pl.String)))
+        elif values is not None:
+            self.parts.append((positions, values))
 
     def series(self, name: str) -> pl.Series:
         column = pl.Series(name, [None] * self.height, dtype=pl.String)
@@ -255,41 +296,35 @@ def _classify_kind(
     columns: dict[str, _Column],
     stage_components: dict[str, str],
 ) -> None:
-    messages = events["message"].gather(positions)
-    levels = events["level_raw"].gather(positions).cast(pl.String)
     keywords = sorted({s.keyword for s in sigs if s.keyword})
-    unclassified = messages.str.contains_any(keywords).fill_null(False)
     level_only = sorted({lvl for s in sigs if not s.keyword for lvl in s.levels})
+    candidate = pl.col("message").str.contains_any(keywords)
     if level_only:
-        unclassified |= levels.is_in(level_only).fill_null(False)
-    for sig in sigs:
-        remaining = unclassified.arg_true()  # indices into this kind's rows
-        if remaining.len() == 0:
-            break
-        hit = pl.repeat(True, remaining.len(), eager=True)
-        if sig.keyword:
-            texts = messages.gather(remaining)
-            hit = texts.str.contains(sig.keyword, literal=True).fill_null(False)
-        if sig.levels:
-            hit &= levels.gather(remaining).is_in(list(sig.levels)).fill_null(False)
-        if not hit.any():
-            continue
-        local = remaining.filter(hit)
+        candidate |= pl.col("level").is_in(level_only)
+    # the keywords, one multi-pattern scan, set aside the bulk that no signature can match
+    records = pl.DataFrame(
+        {
+            "_row": positions,
+            "message": events["message"].gather(positions),
+            "level": events["level_raw"].gather(positions).cast(pl.String),
+        }
+    ).filter(candidate)
+    # every signature tried on every candidate in one query: a record takes the first match
+    first_match = pl.coalesce(
+        pl.when(_matches(sig)).then(pl.lit(index, pl.UInt32)) for index, sig in enumerate(sigs)
+    )
+    matched = records.with_columns(_sig=first_match).filter(pl.col("_sig").is_not_null())
+    for (index,), hits in sorted(matched.partition_by("_sig", as_dict=True).items()):
+        sig = sigs[index]
         captured: pl.DataFrame | None = None
-        if sig.pattern:
-            texts = messages.gather(local)
-            matched = texts.str.contains(sig.pattern).fill_null(False)
-            if sig.fields:
-                captured = texts.str.extract_groups(sig.pattern).struct.unnest()
-            local = local.filter(matched)
-            if captured is not None:
-                captured = captured.filter(matched)
-        if local.len() == 0:
-            continue
-        rows = positions.gather(local)
-        columns["event"].put(rows, pl.repeat(sig.event, local.len(), eager=True))
+        if sig.pattern and sig.fields:
+            captured = hits.select(
+                pl.col("message").str.extract_groups(sig.pattern).struct.unnest()
+            )
+        rows = hits["_row"]
+        columns["event"].put(rows, sig.event)
         component = fmt.component if sig.component == OWN_COMPONENT else sig.component
-        stage = pl.repeat(sig.stage, local.len(), eager=True, dtype=pl.String)
+        stage: pl.Series | str | None = sig.stage
         if sig.stage_by and captured is not None and sig.stage_by[0] in captured.columns:
             field_name, mapping = sig.stage_by
             stage = captured[field_name].replace_strict(
@@ -297,13 +332,26 @@ def _classify_kind(
             )
         columns["stage"].put(rows, stage)
         if component:
-            columns["component"].put(rows, pl.repeat(component, local.len(), eager=True))
-        else:
+            columns["component"].put(rows, component)
+        elif isinstance(stage, pl.Series):
             columns["component"].put(
                 rows,
                 stage.replace_strict(stage_components, default=None, return_dtype=pl.String),
             )
+        else:
+            columns["component"].put(rows, None if stage is None else stage_components.get(stage))
         if captured is not None:
             for name in captured.columns:
                 columns[name].put(rows, captured[name])
-        unclassified.scatter(local, False)
+
+
+def _matches(sig: Signature) -> pl.Expr:
+    """True for a record (``message``, ``level``) that ``sig`` recognises."""
+    conditions = []
+    if sig.keyword:
+        conditions.append(pl.col("message").str.contains(sig.keyword, literal=True))
+    if sig.levels:
+        conditions.append(pl.col("level").is_in(list(sig.levels)))
+    if sig.pattern:
+        conditions.append(pl.col("message").str.contains(sig.pattern))
+    return pl.all_horizontal(conditions) if conditions else pl.lit(True)

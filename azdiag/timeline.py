@@ -12,7 +12,13 @@ from datetime import datetime
 
 import polars as pl
 
-from azdiag.cycles import assign_cycles, build_cycles, failure_expr, stage_timings
+from azdiag.cycles import (
+    assign_cycles,
+    build_cycles,
+    cycle_spans,
+    failure_expr,
+    stage_timings,
+)
 from azdiag.formats import FormatSet
 from azdiag.gaps import find_gaps
 from azdiag.signatures import SignatureSet, classify, load_signatures
@@ -50,8 +56,9 @@ def build_timeline(
     classified, details = classify(events, formats, signatures, workflow.stage_components)
     details = details.with_columns(failure=failure_expr(workflow))
     classified = assign_cycles(classified, workflow)
-    ends = instance_ends(classified)
-    cycles = build_cycles(classified, details, workflow, ends)
+    spans = cycle_spans(classified)
+    ends = instance_ends(spans)
+    cycles = build_cycles(classified, details, workflow, ends, spans)
     warnings = shifted_clock_warnings(classified)
     if now is not None:
         warnings.append(
@@ -70,15 +77,15 @@ def build_timeline(
     )
 
 
-def instance_ends(events: pl.DataFrame) -> pl.DataFrame:
-    """(instance, now): the newest line of each instance's files.
+def instance_ends(spans: pl.DataFrame) -> pl.DataFrame:
+    """(instance, now): the newest line of each instance's files, from its cycle spans.
 
     Instances of one collection are copied from different VMs at slightly different moments,
     so what is still open in an instance is measured against its own newest line.
     """
     return (
-        events.group_by("instance")
-        .agg(pl.col("time").max().alias("now"))
+        spans.group_by("instance")
+        .agg(pl.col("last").max().alias("now"))
         .with_columns(pl.col("instance").cast(pl.String))
     )
 

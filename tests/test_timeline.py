@@ -128,3 +128,16 @@ def test_multi_instance_collections_are_told_apart():
     truth = manifest("multi-instance")
     analysis = analysed("multi-instance")
     assert sorted(analysis.cycles["instance"].unique()) == [i["name"] for i in truth["instances"]]
+
+
+def test_cycles_do_not_depend_on_instances_being_kept_together():
+    """assign_cycles numbers runs of one instance directly, and falls back to a per-instance
+    window when the table interleaves instances: both give every row the same cycle."""
+    from azdiag.cycles import assign_cycles
+    from azdiag.workflow import load_workflow
+
+    events = analysed("multi-instance").events.with_row_index("_id")
+    mixed = events.sort("time", "_id").drop("cycle")
+    assert mixed["instance"].rle().len() > mixed["instance"].n_unique()  # really interleaved
+    again = assign_cycles(mixed, load_workflow()).sort("_id")
+    assert again["cycle"].to_list() == events["cycle"].to_list()
