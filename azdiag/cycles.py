@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
+from azdiag.frames import with_aligned
 from azdiag.workflow import Workflow
 
 #: Cycle number of the events before an instance's first boundary (its start was not collected).
@@ -67,7 +68,7 @@ def assign_cycles(events: pl.DataFrame, workflow: Workflow) -> pl.DataFrame:
             highest[instance] = max(highest[instance], rank)
         if time is not None:
             previous[instance] = time
-    return events.with_columns(cycle=_cycle_numbers(events, starts))
+    return with_aligned(events, [_cycle_numbers(events, starts)])
 
 
 def _cycle_numbers(events: pl.DataFrame, starts: list[int]) -> pl.Series:

@@ -18,6 +18,7 @@ import polars as pl
 
 from azdiag.collect import Collection, Limits, LogSource, discover
 from azdiag.formats import FormatSet, LogFormat, load_formats
+from azdiag.frames import with_aligned
 from azdiag.parse import RECORD_SCHEMA, FileStats, parse_batch
 from azdiag.times import iso
 
@@ -304,16 +305,14 @@ def _label(
         [fmt.kind if (fmt := formats.get(s.format_id)) else kinds[0] for s in ranked],
         dtype=pl.Enum(kinds),
     )
-    return (
-        pl.concat(parts, how="vertical")
-        .with_columns(
-            pl.col("time").dt.replace_time_zone("UTC"),
-            instance=pl.lit(instance_of).gather(pl.col("file")),
-            kind=pl.lit(kind_of).gather(pl.col("file")),
-            file=pl.lit(file_enum).gather(pl.col("file")),
-        )
-        .select(EVENT_COLUMNS)
+    events = pl.concat(parts, how="vertical")
+    labels = events.select(
+        instance=pl.lit(instance_of).gather(pl.col("file")),
+        kind=pl.lit(kind_of).gather(pl.col("file")),
+        file=pl.lit(file_enum).gather(pl.col("file")),
     )
+    events = events.with_columns(pl.col("time").dt.replace_time_zone("UTC"))
+    return with_aligned(events, labels.get_columns()).select(EVENT_COLUMNS)
 
 
 def empty_events() -> pl.DataFrame:

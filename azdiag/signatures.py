@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 
 from azdiag.formats import FormatError, FormatSet, LogFormat, engine_rejects
+from azdiag.frames import with_aligned
 
 #: ``component = "@"`` in a signature means "the component of the log it was found in".
 OWN_COMPONENT = "@"
@@ -151,7 +152,7 @@ def classify(
         )
         .collect(engine="streaming")
     )
-    classified = events.with_columns(tags.get_columns())
+    classified = with_aligned(events, tags.get_columns())
     for fmt in formats if first_records else ():
         if fmt.first_record_event:
             classified = _mark_first_records(classified, fmt, signatures, stage_components)
@@ -264,7 +265,7 @@ def _mark_first_records(
         column = events[name].clone()  # copied when written: the caller's frame stays as is
         column.scatter(firsts, value)
         columns.append(column)
-    return events.with_columns(columns)
+    return with_aligned(events, columns)
 
 
 class _Column:
