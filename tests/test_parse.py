@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from azdiag.formats import load_formats
-from azdiag.parse import MAX_LINE_CHARS, _fast_time, parse_text
+from azdiag.parse import MAX_LINE_CHARS, _fast_time, parse_text, read_lines
 
 FORMATS = load_formats()
 AGENT = FORMATS["waappagent"]
@@ -195,3 +195,15 @@ def test_unpadded_times_are_read_by_chrono_not_counted_as_dateutil():
     result = parse_text(text, AGENT)
     assert result.records["time"][0] == datetime(2024, 3, 4, 9, 28, 1, 780000)
     assert result.dateutil_times == 0 and result.bad_times == 0
+
+
+def test_files_read_together_keep_their_own_line_numbers():
+    lines = read_lines([b"a\nb\n", b"", b"c\r\n\r\nd", b"\xef\xbb\xbfe"])
+    assert lines.rows() == [
+        (0, 1, "a"),
+        (0, 2, "b"),
+        (2, 1, "c"),
+        (2, 2, ""),
+        (2, 3, "d"),
+        (3, 1, "e"),
+    ]
