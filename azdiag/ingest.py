@@ -7,7 +7,6 @@ are still read. The events table holds the instances one after the other, each o
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -112,8 +111,18 @@ class Ingested:
 #: Files of one format are parsed together until a batch holds this many bytes: small files
 #: (one bootstrapper log per start) then cost one pass, not one each.
 BATCH_BYTES = 48 << 20
-#: Batches parsed at once (polars releases the GIL; one per core on the target machines).
-WORKERS = min(2, os.cpu_count() or 1)
+#: Batches parsed at once at most: each holds its batch's intermediate columns in memory.
+MAX_WORKERS = 3
+
+
+def _workers() -> int:
+    """One batch more than polars has threads, within MAX_WORKERS.
+
+    A batch's Python steps (reading, decoding, bookkeeping) leave polars' threads idle; with one
+    batch more the cores stay busy: on the 2-core benchmark machine 3 batches at once parse
+    10 % faster than 2 (interleaved runs), for 5 % more peak memory.
+    """
+    return max(1, min(pl.thread_pool_size() + 1, MAX_WORKERS))
 
 
 def ingest(
@@ -134,7 +143,7 @@ def ingest(
     instances = sorted({s.instance for s in sources})
     plan = {instance: _batches(sources, reports, formats, instance) for instance in instances}
     rank = _file_ranks(plan, len(sources))
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+    with ThreadPoolExecutor(max_workers=_workers()) as pool:
 
         def submit(instance: str) -> list[Future[pl.DataFrame | None]]:
             return [pool.submit(_parse, b, sources, reports, rank, tz) for b in plan[instance]]
