@@ -288,8 +288,8 @@ def _sorted(frames: list[pl.DataFrame]) -> pl.DataFrame:
     """
     merged = pl.concat(frames, how="vertical")
     frames.clear()  # the merged frame is now the only owner of the parsed chunks
-    order = merged.select(pl.arg_sort_by("time", nulls_last=True, maintain_order=True))
-    order = order.to_series()
+    by_time = pl.arg_sort_by("time", nulls_last=True, maintain_order=True)
+    order = merged.select(by_time).to_series()
     columns = []
     for name in merged.columns:
         columns.append(merged.get_column(name).rechunk().gather(order))

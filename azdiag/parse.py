@@ -406,7 +406,7 @@ def _fallback_times(
 def _times_read_slowly(texts: pl.Series, header: Header, tz: str) -> pl.DataFrame:
     """(time, _du) for time texts: chrono with the header's format, else python-dateutil."""
     times = pl.Series("time", [None] * texts.len(), pl.Datetime("us"))
-    if header.time_format != AUTO_TIME:
+    if header.time_format and header.time_format != AUTO_TIME:
         times = texts.to_frame("text").select(
             _localise(_strptime(pl.col("text"), header.time_format), tz).alias("time")
         )["time"]
