@@ -46,6 +46,10 @@ class Facts:
             pl.col("event").is_not_null() & ~pl.col("event").is_in(FREQUENT_EVENTS)
         )
 
+    def prepare(self) -> None:
+        """Compute what conditions share before rules run side by side."""
+        _ = self.notable, self.instance_ends
+
     @cached_property
     def instance_ends(self) -> dict[str, Any]:
         """Each instance's newest time: its "now" (one pass over the events, not one a rule)."""

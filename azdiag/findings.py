@@ -7,6 +7,7 @@ theirs within a window). Explanation and advice are filled from the most telling
 from __future__ import annotations
 
 import string
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,8 @@ from azdiag.rulebook import Rule, parse_duration
 
 #: Evidence lines kept per finding.
 MAX_EVIDENCE = 8
+#: Rules evaluated at once at most.
+_MAX_RULE_THREADS = 3
 
 
 @dataclass
@@ -42,10 +45,16 @@ class Finding:
 
 
 def apply_rules(rules: list[Rule], facts: Facts) -> list[Finding]:
-    """Every finding, ordered by instance then rank (most important first), then rule id."""
-    findings: list[Finding] = []
-    for rule in rules:
-        findings += apply_rule(rule, facts)
+    """Every finding, ordered by instance then rank (most important first), then rule id.
+
+    Rules are independent small queries, each partly single-threaded in polars: a few run at
+    once. What they share is computed first, once.
+    """
+    facts.prepare()
+    workers = max(1, min(pl.thread_pool_size() + 1, _MAX_RULE_THREADS))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        per_rule = list(pool.map(lambda rule: apply_rule(rule, facts), rules))
+    findings = [finding for found in per_rule for finding in found]
     findings.sort(key=lambda f: (f.instance, tuple(-x for x in f.rank), f.rule.id))
     return findings
 
