@@ -191,7 +191,29 @@ def parse_lines(
 
 
 def _fill_stats(stats: list[FileStats], records: pl.DataFrame, fmt: LogFormat) -> None:
-    """Per-file counts, computed once over the batch."""
+    """Per-file counts, computed once over the batch.
+
+    Lazy, so each query reads only its columns (an eager filter copies every column first).
+    """
+    per_file, headers, examples = pl.collect_all(_stats_queries(records.lazy()))
+    for row in per_file.iter_rows(named=True):
+        item = stats[row["file"]]
+        item.lines = int(row["lines"])  # every physical line is in exactly one record
+        item.header_lines = int(row["header_lines"])
+        item.unparsed_lines = int(row["unparsed_lines"] or 0)
+        item.continuation_lines = item.lines - item.header_lines - item.unparsed_lines
+        item.truncated_lines = int(row["truncated"])
+        item.dateutil_times = int(row["dateutil"])
+        item.bad_times = int(row["bad"])
+        item.first, item.last = row["first"], row["last"]
+    for file, header, count in headers.iter_rows():
+        stats[file].header_counts[fmt.headers[header].name] = int(count)
+    for file, line, text in examples.iter_rows():
+        stats[file].unparsed_examples.append((int(line), text.split("\n", 1)[0][:300]))
+
+
+def _stats_queries(records: pl.LazyFrame) -> list[pl.LazyFrame]:
+    """(per-file counts, per-file and header counts, the first unparsed lines of each file)."""
     per_file = records.group_by("file").agg(
         pl.len().alias("records"),
         pl.col("lines").sum().alias("lines"),
@@ -203,27 +225,14 @@ def _fill_stats(stats: list[FileStats], records: pl.DataFrame, fmt: LogFormat) -
         pl.col("time").min().alias("first"),
         pl.col("time").max().alias("last"),
     )
-    for row in per_file.iter_rows(named=True):
-        item = stats[row["file"]]
-        item.lines = int(row["lines"])  # every physical line is in exactly one record
-        item.header_lines = int(row["header_lines"])
-        item.unparsed_lines = int(row["unparsed_lines"] or 0)
-        item.continuation_lines = item.lines - item.header_lines - item.unparsed_lines
-        item.truncated_lines = int(row["truncated"])
-        item.dateutil_times = int(row["dateutil"])
-        item.bad_times = int(row["bad"])
-        item.first, item.last = row["first"], row["last"]
     headers = records.filter(pl.col("header") >= 0).group_by("file", "header").len()
-    for file, header, count in headers.iter_rows():
-        stats[file].header_counts[fmt.headers[header].name] = int(count)
     examples = (
         records.filter(~pl.col("parsed"))
+        .select("file", "line", pl.col("message").cast(pl.String))
         .group_by("file", maintain_order=True)
         .head(UNPARSED_EXAMPLES)
-        .select("file", "line", pl.col("message").cast(pl.String))
     )
-    for file, line, text in examples.iter_rows():
-        stats[file].unparsed_examples.append((int(line), text.split("\n", 1)[0][:300]))
+    return [per_file, headers, examples]
 
 
 def _head_regex(header: Header) -> tuple[str, bool]:
