@@ -234,6 +234,25 @@ def _parse(
     tz: str,
 ) -> pl.DataFrame | None:
     """Decode and parse one batch; a file that cannot be read is reported, not fatal."""
+    texts, ids = _load(batch, sources, reports)
+    if not texts:
+        return None
+    try:
+        records, stats = parse_batch(texts, batch.fmt, tz=tz)  # empties texts once read
+    except Exception as exc:  # a parser bug must not lose the rest of the collection
+        for file_id in ids:
+            reports[file_id].error = f"{type(exc).__name__}: {exc}"
+        return None
+    for file_id, item in zip(ids, stats, strict=True):
+        _fill_counts(reports[file_id], item)
+    ranks = pl.Series([rank[i] for i in ids], dtype=pl.UInt32)
+    return records.with_columns(file=pl.lit(ranks).gather(pl.col("file"))).drop("header", "_du")
+
+
+def _load(
+    batch: _Batch, sources: list[LogSource], reports: list[FileReport]
+) -> tuple[list[bytes], list[int]]:
+    """The decoded texts of a batch and their file ids (only the list holds the texts)."""
     texts, ids = [], []
     for file_id in batch.file_ids:
         report = reports[file_id]
@@ -246,18 +265,7 @@ def _parse(
         report.warnings += decoded.warnings
         texts.append(decoded.data)
         ids.append(file_id)
-    if not texts:
-        return None
-    try:
-        records, stats = parse_batch(texts, batch.fmt, tz=tz)
-    except Exception as exc:  # a parser bug must not lose the rest of the collection
-        for file_id in ids:
-            reports[file_id].error = f"{type(exc).__name__}: {exc}"
-        return None
-    for file_id, item in zip(ids, stats, strict=True):
-        _fill_counts(reports[file_id], item)
-    ranks = pl.Series([rank[i] for i in ids], dtype=pl.UInt32)
-    return records.with_columns(file=pl.lit(ranks).gather(pl.col("file"))).drop("header", "_du")
+    return texts, ids
 
 
 def _fill_counts(report: FileReport, parsed: FileStats) -> None:
