@@ -59,21 +59,17 @@ def _gaps_of(events: pl.DataFrame, cadence: Cadence, ends: pl.DataFrame) -> pl.D
     same = pl.col("instance") == pl.col("instance").shift(1)
     if cadence.per_cycle:
         same &= pl.col("cycle") == pl.col("cycle").shift(1)
-    # millions of beats, a handful of silences: an integer test on the wait keeps the rows
-    # that can be one (waits over half the threshold), the exact test then runs on those
-    candidates = timedelta(seconds=cadence.note_after_seconds / 2)
+    # millions of beats, a handful of silences: the wait is compared as a duration (an integer
+    # test) before anything else is computed
+    silence = timedelta(seconds=cadence.note_after_seconds)
     inner = (
         beats.with_columns(_wait=pl.col("time").diff())
-        .filter(same & (pl.col("_wait") > candidates))
+        .filter(same & (pl.col("_wait") > silence))
         .select(
             pl.col("instance").cast(pl.String),
             start=pl.col("time") - pl.col("_wait"),
             end=pl.col("time"),
             open=pl.lit(False),
-        )
-        .filter(
-            (pl.col("end") - pl.col("start")).dt.total_seconds(fractional=True)
-            > cadence.note_after_seconds
         )
     )
     if cadence.per_cycle:
