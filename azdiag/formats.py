@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from azdiag.grammar import Grammar, GrammarError, load_grammar
 from azdiag.resources import data_dir
 
 #: Fields a header regex may capture; ``message`` is required, the rest optional.
@@ -35,6 +36,7 @@ class Header:
     time_format: str | None  # polars/chrono strptime format of the ``time`` group
     fields: tuple[str, ...]  # the named groups present, in HEADER_FIELDS order
     utc: bool = False  # the time states its zone (ISO ...Z): --tz does not apply
+    composed: bool = False  # made from grammar pieces (see grammar.py), not written whole
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,9 @@ class LogFormat:
     source_file: str
     levels: dict[str, str]  # raw level -> one of debug/info/warning/error/critical
     first_record_event: str | None = None  # event given to each file's first record
+    glue: str | None = None  # where a further record starts inside a line (pasted traces)
+    start_regex: str | None = None  # a line matching none of these alternatives has no header
+    time_forms: tuple[tuple[str, str, bool], ...] = ()  # (regex, format, utc) for time finding
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     def matches_name(self, name: str) -> bool:
@@ -162,19 +167,31 @@ def engine_rejects(regex: str) -> str | None:
 
 
 def load_formats(extra_dirs: list[Path] | tuple[Path, ...] = ()) -> FormatSet:
-    """Load the shipped formats, then each ``extra_dirs`` folder (same id replaces, new adds)."""
+    """Load the shipped formats, then each ``extra_dirs`` folder (same id replaces, new adds).
+
+    Files named ``_*.toml`` hold grammar pieces (see grammar.py), every other ``*.toml`` one
+    format. Raises FormatError for a malformed definition, naming its file.
+    """
     raw: dict[str, tuple[dict[str, Any], str]] = {}
-    for folder in (data_dir("parsers"), *extra_dirs):
-        folder = Path(folder)
+    folders = [Path(f) for f in (data_dir("parsers"), *extra_dirs)]
+    for folder in folders:
         if not folder.is_dir():
             raise FormatError(f"{folder}: not a folder of format definitions")
+    try:
+        grammar = load_grammar(p for f in folders for p in sorted(f.glob("_*.toml")))
+    except GrammarError as exc:
+        raise FormatError(str(exc)) from exc
+    _check_grammar(grammar)
+    for folder in folders:
         for path in sorted(folder.glob("*.toml")):
+            if path.name.startswith("_"):
+                continue
             try:
                 with path.open("rb") as handle:
                     raw[path.stem] = (tomllib.load(handle), str(path))
             except tomllib.TOMLDecodeError as exc:
                 raise FormatError(f"{path}: {exc}") from exc
-    formats = {fmt_id: _build(fmt_id, raw) for fmt_id in raw}
+    formats = {fmt_id: _build(fmt_id, raw, grammar) for fmt_id in raw}
     ordered = sorted(formats.values(), key=lambda f: (-f.sniff_priority, f.id))
     return FormatSet({f.id: f for f in ordered})
 
@@ -200,7 +217,56 @@ def _resolved(fmt_id: str, raw: dict[str, tuple[dict[str, Any], str]], seen: tup
     return merged
 
 
-def _build(fmt_id: str, raw: dict[str, tuple[dict[str, Any], str]]) -> LogFormat:
+def _check_grammar(grammar: Grammar) -> None:
+    """Every grammar piece must run in polars' regex engine (then so does any composition)."""
+    for where, regex in grammar.pieces():
+        problem = engine_rejects(regex)
+        if problem:
+            raise FormatError(f"{where}: not supported by the parsing engine: {problem}")
+
+
+def _composed_headers(grammar: Grammar, declared: list[Header]) -> list[Header]:
+    """The grammar's headers not already declared by the format (same regex)."""
+    known = {h.regex for h in declared}
+    headers = []
+    for composed in grammar.compose():
+        if composed.regex in known:
+            continue
+        time = composed.time
+        headers.append(
+            Header(
+                name=composed.name,
+                regex=composed.regex,
+                time_format=time.format if time else None,
+                fields=tuple(
+                    f for f in HEADER_FIELDS if f"(?P<{f}>" in composed.regex or f == "message"
+                ),
+                utc=bool(time and time.utc),
+                composed=True,
+            )
+        )
+    return headers
+
+
+def _try_order(header: Header) -> int:
+    """Fixed time formats first (declared, then composed), then times read by python-dateutil,
+    then headers without a time: a looser grammar must not claim a line a stricter one reads."""
+    if header.time_format is None:
+        return 3
+    if header.time_format == "auto":
+        return 2
+    return 1 if header.composed else 0
+
+
+def _start_regex(headers: list[Header], grammar: Grammar, compose: bool) -> str:
+    """One alternation, without captures, that every header's line must match."""
+    starts = [h.regex for h in headers if not h.composed]
+    if compose:
+        starts += grammar.starts()
+    return "|".join(f"(?:{re.sub(r'[(][?]P<[A-Za-z_]+>', '(?:', s)})" for s in starts)
+
+
+def _build(fmt_id: str, raw: dict[str, tuple[dict[str, Any], str]], grammar: Grammar) -> LogFormat:
     source_file = raw[fmt_id][1]
     table = _resolved(fmt_id, raw)
 
@@ -240,6 +306,9 @@ def _build(fmt_id: str, raw: dict[str, tuple[dict[str, Any], str]]) -> LogFormat
         )
     if not headers:
         raise fail("at least one [[headers]] entry is required")
+    if table.get("compose", True):
+        headers += _composed_headers(grammar, headers)
+    headers.sort(key=_try_order)
     continuation = table.get("continuation", {}).get("patterns", [])
     for pattern in continuation:
         try:
@@ -267,7 +336,10 @@ def _build(fmt_id: str, raw: dict[str, tuple[dict[str, Any], str]]) -> LogFormat
         sniff_priority=int(table.get("sniff_priority", 0)),
         samples=tuple(samples),
         source_file=source_file,
-        levels=dict(table.get("levels", {})),
+        levels={**grammar.level_names, **table.get("levels", {})},
         first_record_event=table.get("first_record_event"),
+        glue=grammar.glue_regex() if table.get("compose", True) else None,
+        start_regex=_start_regex(headers, grammar, bool(table.get("compose", True))),
+        time_forms=tuple((t.regex, t.format, t.utc) for t in grammar.times.values()),
         raw=table,
     )

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from azdiag.formats import Header, LogFormat
+from azdiag.formats import Header, LogFormat, _compile
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -49,9 +49,14 @@ RECORD_SCHEMA: dict[str, pl.DataType] = {
     "parsed": pl.Boolean(),
     "time_filled": pl.Boolean(),
     "truncated": pl.Boolean(),
-    "header": pl.Int8(),
+    "header": pl.Int16(),
     "_du": pl.Int8(),
 }
+
+#: ``header`` of a line that matched no header but holds a known time form near its start.
+TIME_FOUND = -2
+#: How far into an unmatched line the fallback time finder looks (plaso and lnav do the same).
+TIME_FINDER_CHARS = 64
 
 _MESSAGE_TAIL = "(?P<message>.*)$"
 _SEPARATORS = (b"\x1f", b"\x1e", b"\x1d", b"\x1c", b"\x01", b"\x02", b"\x03", b"\x04")
@@ -62,9 +67,14 @@ class FileStats:
     """The counts that make one file's parse honest."""
 
     lines: int = 0
-    header_lines: int = 0
+    header_lines: int = 0  # records that start with a header (pieces of glued lines included)
     continuation_lines: int = 0
     unparsed_lines: int = 0
+    unparsed_records: int = 0
+    glued_records: int = 0  # records split off a line that held several (pasted traces)
+    timed_records: int = 0  # time read from the record's own line
+    inherited_time_records: int = 0  # time taken from the record above in the same file
+    untimed_records: int = 0  # no time at all (nothing above to take it from)
     truncated_lines: int = 0
     dateutil_times: int = 0
     bad_times: int = 0
@@ -185,13 +195,82 @@ def parse_lines(
         )
     else:
         lines = lines.with_columns(truncated=pl.lit(False))
-    first, *others = fmt.headers
-    frame = _with_header(lines.lazy(), first, 0, tz).drop("text").collect(engine="streaming")
-    frame = _apply_other_headers(frame, lines, others, tz)
+    lines = _split_glued(lines, fmt)
+    first, *others = _header_order(lines, fmt)
+    frame = (
+        _with_header(lines.lazy(), fmt.headers[first], first, tz)
+        .drop("text")
+        .collect(engine="streaming")
+    )
+    frame = _apply_other_headers(frame, lines, fmt, others, tz)
     frame = _fallback_times(frame, lines, fmt, tz)
-    records = _join_continuations(frame, fmt)
+    records = _join_continuations(frame, fmt, tz)
     _fill_stats(stats, records, fmt)
     return records.select("file", *RECORD_SCHEMA)
+
+
+def _split_glued(lines: pl.DataFrame, fmt: LogFormat) -> pl.DataFrame:
+    """Split lines that hold several records (a trace pasted into a ticket loses its line
+    ends: log-formats.md §7) at each further header; the pieces keep the line's number and all
+    but the first are marked ``_glued`` (they add a record, not a line)."""
+    plain = lines.with_columns(_glued=pl.lit(False))
+    if not fmt.glue:
+        return plain
+    glue = f"(?:{fmt.glue})"
+    glued = lines.select(pl.col("text").str.count_matches(glue) >= 2).to_series()
+    if not glued.any():
+        return plain
+    # a newline before every header block; what stood before the first (a prefix) stays with it
+    parts = pl.col("text").str.replace_all(f"({glue})", "\n${1}").str.split("\n")
+    first = parts.list.get(0) + parts.list.get(1)
+    pieces = (
+        lines.filter(glued)
+        .with_columns(
+            _row=glued.arg_true(),
+            text=pl.concat_list(first, parts.list.slice(2)),
+        )
+        .explode("text")
+        .with_columns(
+            pl.col("text").str.strip_chars_end(),
+            _glued=pl.int_range(pl.len()).over("_row") > 0,
+        )
+    )
+    kept = plain.with_row_index("_row").filter(~glued)
+    return (
+        pl.concat([kept, pieces.select(kept.columns)])
+        .sort("_row", maintain_order=True)
+        .drop("_row")
+    )
+
+
+#: How many lines of a batch are tried against every header to choose the order of the passes.
+_ORDER_SAMPLE = 200
+
+
+def _header_order(lines: pl.DataFrame, fmt: LogFormat) -> list[int]:
+    """The order in which the headers run over a batch: most matches on a sample first.
+
+    The first header runs over every line and each further one only over what is left, so a
+    file in an unusual (composed) shape must not pay a pass per grammar before its own. Ties
+    keep the format's order: declared headers first, then the composed ones.
+    """
+    if len(fmt.headers) == 1:
+        return [0]
+    sample = lines.head(_ORDER_SAMPLE)["text"].to_list()
+    if len(lines) > _ORDER_SAMPLE:  # the tail too: generations of one batch may differ
+        sample += lines.tail(_ORDER_SAMPLE // 2)["text"].to_list()
+    first = _compile(fmt.headers[0].regex)
+    if sum(1 for text in sample if not first.match(text)) * 10 <= len(sample):
+        return list(range(len(fmt.headers)))  # the usual shape: no need to rank the rest
+    compiled = [_compile(h.regex) for h in fmt.headers]
+    matched = [False] * len(sample)
+    hits = [0] * len(compiled)
+    for i, regex in enumerate(compiled):
+        for j, text in enumerate(sample):
+            if not matched[j] and regex.match(text):
+                matched[j] = True
+                hits[i] += 1
+    return sorted(range(len(compiled)), key=lambda i: (-hits[i], i))
 
 
 def _fill_stats(stats: list[FileStats], records: pl.DataFrame, fmt: LogFormat) -> None:
@@ -205,13 +284,21 @@ def _fill_stats(stats: list[FileStats], records: pl.DataFrame, fmt: LogFormat) -
         item.lines = int(row["lines"])  # every physical line is in exactly one record
         item.header_lines = int(row["header_lines"])
         item.unparsed_lines = int(row["unparsed_lines"] or 0)
-        item.continuation_lines = item.lines - item.header_lines - item.unparsed_lines
+        item.unparsed_records = int(row["records"]) - item.header_lines
+        item.glued_records = int(row["glued"])
+        item.continuation_lines = (
+            item.lines + item.glued_records - item.header_lines - item.unparsed_lines
+        )
+        item.untimed_records = int(row["untimed"])
+        item.inherited_time_records = int(row["filled"]) - item.untimed_records
+        item.timed_records = int(row["records"]) - int(row["filled"])
         item.truncated_lines = int(row["truncated"])
         item.dateutil_times = int(row["dateutil"])
         item.bad_times = int(row["bad"])
         item.first, item.last = row["first"], row["last"]
     for file, header, count in headers.iter_rows():
-        stats[file].header_counts[fmt.headers[header].name] = int(count)
+        name = "time-found" if header == TIME_FOUND else fmt.headers[header].name
+        stats[file].header_counts[name] = int(count)
     for file, line, text in examples.iter_rows():
         stats[file].unparsed_examples.append((int(line), text.split("\n", 1)[0][:300]))
 
@@ -224,12 +311,15 @@ def _stats_queries(records: pl.LazyFrame) -> list[pl.LazyFrame]:
         pl.col("parsed").sum().alias("header_lines"),
         pl.col("lines").filter(~pl.col("parsed")).sum().alias("unparsed_lines"),
         pl.col("truncated").sum().alias("truncated"),
+        pl.col("_glued").sum().alias("glued"),
+        pl.col("time_filled").sum().alias("filled"),
+        pl.col("time").null_count().alias("untimed"),
         (pl.col("_du") == 1).sum().alias("dateutil"),
         (pl.col("_du") == -1).sum().alias("bad"),
         pl.col("time").min().alias("first"),
         pl.col("time").max().alias("last"),
     )
-    headers = records.filter(pl.col("header") >= 0).group_by("file", "header").len()
+    headers = records.filter(pl.col("header") != -1).group_by("file", "header").len()
     examples = (
         records.filter(~pl.col("parsed"))
         .select("file", "line", pl.col("message").cast(pl.String))
@@ -287,8 +377,8 @@ def _with_header(frame: pl.LazyFrame, header: Header, index: int, tz: str) -> pl
             field_or_null("source", pl.String()).alias("source"),
             message.alias("message"),
             pl.when(matched)
-            .then(pl.lit(index, pl.Int8))
-            .otherwise(pl.lit(-1, pl.Int8))
+            .then(pl.lit(index, pl.Int16))
+            .otherwise(pl.lit(-1, pl.Int16))
             .alias("header"),
         )
         .drop("_match")
@@ -357,21 +447,33 @@ def _localise(naive: pl.Expr, tz: str) -> pl.Expr:
 
 
 def _apply_other_headers(
-    frame: pl.DataFrame, lines: pl.DataFrame, headers: Iterable[Header], tz: str
+    frame: pl.DataFrame, lines: pl.DataFrame, fmt: LogFormat, order: Iterable[int], tz: str
 ) -> pl.DataFrame:
-    """Try the remaining grammars on the lines the first one left, and write their fields back."""
-    for offset, header in enumerate(headers, start=1):
-        rest = frame["header"] == -1
-        if not rest.any():
+    """Try the remaining grammars on the lines the first one left, and write their fields back.
+
+    One pass of what any header can begin with (``start_regex``) first picks the lines a
+    grammar can match, so stack traces and other continuation lines do not pay one pass per
+    grammar.
+    """
+    order = list(order)
+    rest = frame["header"] == -1
+    if not order or not rest.any():
+        return frame
+    positions = rest.arg_true()
+    if fmt.start_regex:
+        candidate = lines["text"].gather(positions).str.contains(fmt.start_regex)
+        positions = positions.filter(candidate.fill_null(False))
+    for index in order:
+        if positions.len() == 0:
             break
-        positions = rest.arg_true()
-        parsed = _with_header(lines[positions].lazy(), header, offset, tz).collect()
+        parsed = _with_header(lines[positions].lazy(), fmt.headers[index], index, tz).collect()
         hit = parsed["header"] >= 0
         if hit.any():
             parsed = parsed.filter(hit)
             # the fields of unmatched rows are null already: only what this grammar found
             found = [c for c in parsed.columns if parsed[c].null_count() < parsed.height]
             frame = _scatter(frame, positions.filter(hit), parsed.select(found))
+            positions = positions.filter(~hit)
     return frame
 
 
@@ -452,49 +554,98 @@ def _time_group(header: Header) -> int:
     return re.compile(_head_regex(header)[0]).groupindex["time"]
 
 
-def _join_continuations(frame: pl.DataFrame, fmt: LogFormat) -> pl.DataFrame:
+def _join_continuations(frame: pl.DataFrame, fmt: LogFormat, tz: str) -> pl.DataFrame:
     """Fold continuation lines into the record above; keep the rest as unparsed records.
 
-    A file's first line always starts a record: continuation never crosses files.
+    A file's first line always starts a record: continuation never crosses files. A line that
+    is neither a header nor a continuation is searched for a known time form before it is
+    called unparsed (``_find_times``). A record without a time takes the time of the record
+    above it in its file (``time_filled``); records before the first time stay untimed (null).
     """
     unmatched = frame["header"] == -1
     continuation = pl.repeat(False, frame.height, eager=True)
-    if unmatched.any() and fmt.continuation_regex:
+    if unmatched.any():
         positions = unmatched.arg_true()
-        is_cont = frame["message"].gather(positions).str.contains(fmt.continuation_regex)
-        continuation.scatter(positions.filter(is_cont.fill_null(False)), True)
-    frame = frame.with_columns(_start=~continuation | (pl.col("line") == 1))
+        if fmt.continuation_regex:
+            is_cont = frame["message"].gather(positions).str.contains(fmt.continuation_regex)
+            is_cont = is_cont.fill_null(False)
+            continuation.scatter(positions.filter(is_cont), True)
+            positions = positions.filter(~is_cont)
+        frame = _find_times(frame, positions, fmt, tz, TIME_FOUND)
+    untimed = [i for i, h in enumerate(fmt.headers) if h.time_format is None]
+    if untimed:  # a header without a time may still have one in its message
+        frame = _find_times(frame, frame["header"].is_in(untimed).arg_true(), fmt, tz, None)
+    weight = (~pl.col("_glued")).cast(pl.UInt32)
+    frame = frame.with_columns(_start=~continuation | (pl.col("line") == 1) | pl.col("_glued"))
     if frame["_start"].all():
-        starts = frame.with_columns(lines=pl.lit(1, pl.UInt32))
+        starts = frame.with_columns(lines=weight)
     else:
         frame = frame.with_columns(_rid=pl.col("_start").cum_sum())
         continued = frame.filter(~pl.col("_start"))["_rid"].unique().implode()
         joined = (
             frame.filter(pl.col("_rid").is_in(continued))
             .group_by("_rid", maintain_order=True)
-            .agg(pl.col("message").str.join("\n"), pl.len().cast(pl.UInt32).alias("lines"))
+            .agg(pl.col("message").str.join("\n"), weight.sum().alias("lines"))
         )
-        starts = frame.filter(pl.col("_start")).with_columns(lines=pl.lit(1, pl.UInt32))
+        starts = frame.filter(pl.col("_start")).with_columns(lines=weight)
         starts = _scatter(starts, (joined["_rid"] - 1).cast(pl.UInt32), joined)
     # categorical first: the level mapping then runs over a handful of distinct values
     records = starts.with_columns(
         pl.col("message", "level_raw", "source").cast(pl.Categorical),
-        parsed=pl.col("header") >= 0,
+        parsed=pl.col("header") != -1,
         time_filled=pl.col("time").is_null(),
     )
     records = records.with_columns(level=_normalised_level(records["level_raw"], fmt))
-    if records["time_filled"].any():  # take the time of the record before, within the file
-        records = records.with_columns(
-            time=pl.col("time").forward_fill().backward_fill().over("file")
-        )
+    if records["time_filled"].any():  # the time of the record above, within the file
+        records = records.with_columns(time=pl.col("time").forward_fill().over("file"))
     return records
 
 
+def _find_times(
+    frame: pl.DataFrame, positions: pl.Series, fmt: LogFormat, tz: str, header: int | None
+) -> pl.DataFrame:
+    """Give the records at ``positions`` a time found in the first characters of their message.
+
+    Each known time form (grammar pieces) is searched in the first TIME_FINDER_CHARS
+    characters. An unmatched line with one (``header`` TIME_FOUND) becomes a record with that
+    time, the whole line as its message and a bracketed level word when one stands there; a
+    record of a header without a time (``header`` None: kept) only gets the time.
+    """
+    if positions.len() == 0 or not fmt.time_forms:
+        return frame
+    heads = frame["message"].gather(positions).str.slice(0, TIME_FINDER_CHARS)
+    found = pl.Series("time", [None] * positions.len(), pl.Datetime("us"))
+    for regex, time_format, utc in fmt.time_forms:
+        texts = heads.str.extract(f"({regex})", 1)
+        times = texts.to_frame("t").select(
+            _localise(_strptime(pl.col("t"), time_format), "UTC" if utc else tz)
+        )["t"]
+        found = found.fill_null(times)
+    hit = found.is_not_null()
+    if not hit.any():
+        return frame
+    values = pl.DataFrame({"time": found.filter(hit)})
+    if header is not None:
+        level = heads.filter(hit).str.extract(r"\[([A-Za-z]+|[0-9A-Fa-f]{8})\]", 1)
+        values = values.with_columns(
+            header=pl.lit(header, pl.Int16), level_raw=level.alias("level_raw")
+        )
+    return _scatter(frame, positions.filter(hit), values)
+
+
 def _normalised_level(raw: pl.Series, fmt: LogFormat) -> pl.Expr:
-    """debug/info/warning/error/critical from the format's [levels] table (else lower case).
+    """debug/info/warning/error/critical from the format's [levels] table and the grammar's
+    level names; a raw level known to neither is kept raw with no normalised level.
 
     Mapped over the few distinct raw levels, not per record.
     """
     seen = [value for value in raw.unique().to_list() if value is not None]
-    mapping = {value: fmt.levels.get(value, value.lower()) for value in seen}
+    mapping = {value: _level_of(value, fmt.levels) for value in seen}
     return pl.col("level_raw").replace_strict(mapping, default=None, return_dtype=pl.Categorical)
+
+
+def _level_of(raw: str, levels: dict[str, str]) -> str | None:
+    level = levels.get(raw) or levels.get(raw.upper())
+    if level is None and raw.lower() in NORMALISED_LEVELS:
+        level = raw.lower()
+    return level

@@ -147,10 +147,18 @@ def test_time_zone_override_converts_to_utc():
 
 
 def test_dateutil_reads_what_no_fixed_format_does_and_is_counted():
-    text = b"[00000001] [3/4/2024 9:26:53 PM] [INFO]  twelve-hour clock\n"
+    text = b"[00000001] [2024.03.04 21:26:53] [INFO]  dotted date\n"
     result = parse_text(text, AGENT)
     assert result.dateutil_times == 1
     assert result.records["time"][0] == datetime(2024, 3, 4, 21, 26, 53)
+
+
+def test_twelve_hour_clock_reads_through_the_composed_grammar_not_dateutil():
+    text = b"[00000001] [3/4/2024 9:26:53 PM] [INFO]  twelve-hour clock\n"
+    result = parse_text(text, AGENT)
+    assert result.dateutil_times == 0
+    assert result.records["time"][0] == datetime(2024, 3, 4, 21, 26, 53)
+    assert result.header_counts == {"thread+bracketed:mdy4-ampm+level": 1}
 
 
 def test_separator_byte_inside_the_text_does_not_split_lines():
