@@ -24,7 +24,8 @@ if TYPE_CHECKING:  # the CLI imports these lazily, inside the commands
 
 
 class _Group(click.Group):
-    """Maps Ctrl-C to exit code 130 for every command (click would exit with 1)."""
+    """Maps Ctrl-C to exit code 130 for every command (click would exit with 1), and any
+    unexpected error to one line and exit code 70 (``--debug`` shows the traceback)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -32,6 +33,27 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("azdiag: interrupted", err=True)
             ctx.exit(ExitStatus.INTERRUPTED)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except Exception as exc:
+            if ctx.params.get("debug"):
+                raise
+            click.echo(f"azdiag: {internal_error_line(exc)}", err=True)
+            ctx.exit(ExitStatus.INTERNAL_ERROR)
+
+
+def internal_error_line(exc: BaseException) -> str:
+    """``internal error in <step>: <message> (run again with --debug for the traceback)``;
+    the step is the innermost function of azdiag's own code that the error passed through."""
+    import traceback
+
+    step = "azdiag"
+    for frame in traceback.extract_tb(exc.__traceback__):
+        module = Path(frame.filename)
+        if "azdiag" in module.parts and module.name != "cli.py":
+            step = f"{module.stem}.{frame.name}"
+    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return f"internal error in {step}: {message} (run again with --debug for the traceback)"
 
 
 def fail(message: str, status: ExitStatus = ExitStatus.INPUT_ERROR) -> NoReturn:
@@ -67,7 +89,8 @@ tz_option = click.option(
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="azdiag")
-def main() -> None:
+@click.option("--debug", is_flag=True, help="Show the Python traceback of an internal error.")
+def main(debug: bool) -> None:
     """Diagnose Azure Cloud Services (classic) role instances from their guest logs."""
 
 

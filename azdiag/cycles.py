@@ -38,13 +38,25 @@ CYCLE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
 }
 
 
+#: Columns of the stage timings (see stage_timings); seconds are wall-clock seconds.
+STAGE_TIME_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "instance": pl.String,
+    "cycle": pl.UInt32,
+    "stage": pl.String,
+    "order": pl.Int32,
+    "entered": pl.Datetime("us", "UTC"),
+    "left": pl.Datetime("us", "UTC"),
+    "seconds": pl.Float64,
+}
+
+
 def assign_cycles(events: pl.DataFrame, workflow: Workflow) -> pl.DataFrame:
     """Add a ``cycle`` column (per instance, 0 = before the first boundary) to ``events``."""
     ranks = workflow.boundaries
     rows = (
         events.lazy()
         .with_row_index("_row")
-        .filter(pl.col("event").is_in(list(ranks)))
+        .filter(pl.col("event").is_in(list(ranks)) & pl.col("time").is_not_null())
         .select(
             "_row",
             pl.col("instance").cast(pl.String),

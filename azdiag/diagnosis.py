@@ -7,7 +7,7 @@ from pathlib import Path
 
 from azdiag.analysis import Analysis
 from azdiag.conditions import Facts
-from azdiag.findings import Finding, apply_rules
+from azdiag.findings import Finding, apply_rules, step_failure
 from azdiag.rulebook import Rule, load_rules
 from azdiag.verdict import Verdict, instance_verdict, overall_verdict
 from azdiag.workflow import load_workflow
@@ -47,7 +47,9 @@ def diagnose(
     facts = facts_of(analysis)
     if rules is None:
         rules = load_rules(rule_dirs, stages=set(facts.workflow.stages))
-    findings = apply_rules(rules, facts)
     instances = sorted({f.instance for f in analysis.ingested.files if f.lines})
+    findings = apply_rules(rules, facts)
+    for step, exc in analysis.timeline.failures:  # what the timeline could not build
+        findings += [step_failure(step, exc, i) for i in instances]
     verdicts = [instance_verdict(i, findings, analysis.cycles) for i in instances]
     return Diagnosis(rules, findings, verdicts, overall_verdict(verdicts))

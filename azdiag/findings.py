@@ -16,6 +16,7 @@ import polars as pl
 
 from azdiag.conditions import Facts, evaluate
 from azdiag.rulebook import Rule, parse_duration
+from azdiag.times import say_time
 
 #: Evidence lines kept per finding.
 MAX_EVIDENCE = 8
@@ -28,8 +29,8 @@ class Finding:
     rule: Rule
     instance: str
     stage: dict[str, Any]  # {"id", "component", "step", "name"}
-    first_seen: datetime
-    last_seen: datetime
+    first_seen: datetime | None  # None: the evidence has no time (untimed records)
+    last_seen: datetime | None
     count: int
     cycles: list[int]
     evidence: list[dict[str, Any]]
@@ -60,6 +61,63 @@ def apply_rules(rules: list[Rule], facts: Facts) -> list[Finding]:
 
 
 def apply_rule(rule: Rule, facts: Facts) -> list[Finding]:
+    """The findings of one rule; an unexpected error becomes a finding of its own, so that
+    one broken rule (shipped or the user's) never loses the rest of the report."""
+    try:
+        return _apply_rule(rule, facts)
+    except Exception as exc:  # any bug in a rule or its data: reported, not raised
+        instances = facts.events["instance"].cast(pl.String).unique().sort().to_list()
+        return [step_failure(f"rule {rule.id}", exc, i) for i in instances or [""]]
+
+
+def step_failure(step: str, exc: BaseException, instance: str) -> Finding:
+    """A finding that says an analysis step failed: ``analysis step <step> failed: <message>``.
+
+    Severity error, confidence low, no stage: it ranks below a real error finding and is never
+    mistaken for a diagnosis, but it keeps a report from claiming all is well.
+    """
+    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    title = f"analysis step {step} failed: {message}"
+    rule = Rule(
+        id=f"azdiag-step-{step.replace(' ', '-')}",
+        title=title,
+        scenario=None,
+        severity="error",
+        confidence="low",
+        stage=None,
+        explanation=(
+            f"azdiag could not complete the step {step!r} on this collection ({message}); what "
+            "that step would have found is missing from this report."
+        ),
+        advice=(
+            "Run the command again with --debug for the traceback and report it with the "
+            "collection's file list (azdiag formats check); read the logs of this stage by hand."
+        ),
+        summary=f"{{instance}}: {title}",
+        documented="azdiag itself",
+        references=(),
+        when={},
+        unless=(),
+        examples=(),
+        source_file="",
+    )
+    values = {"instance": instance, "title": title, "stage_order": 99}
+    return Finding(
+        rule=rule,
+        instance=instance,
+        stage={"id": None, "component": None, "step": None, "name": None},
+        first_seen=None,
+        last_seen=None,
+        count=1,
+        cycles=[],
+        evidence=[],
+        explanation=rule.explanation,
+        advice=rule.advice,
+        values=values,
+    )
+
+
+def _apply_rule(rule: Rule, facts: Facts) -> list[Finding]:
     hits = evaluate(rule.when, facts)
     for condition in rule.unless:
         if hits.height == 0:
@@ -108,6 +166,7 @@ def _finding(rule: Rule, instance: str, hits: pl.DataFrame, facts: Facts) -> Fin
     cycles = sorted({int(c) for c in hits["cycle"].drop_nulls().to_list()})
     values = {
         **{k: v for k, v in first.items() if v is not None},
+        "time": say_time(first["time"]),
         "instance": instance,
         "role": instance.split("_IN_")[0],
         "count": hits.height,
@@ -125,7 +184,7 @@ def _finding(rule: Rule, instance: str, hits: pl.DataFrame, facts: Facts) -> Fin
         rule=rule,
         instance=instance,
         stage=stage,
-        first_seen=hits["time"].min(),  # type: ignore[arg-type]
+        first_seen=hits["time"].min(),  # type: ignore[arg-type]  # a datetime or None
         last_seen=hits["time"].max(),  # type: ignore[arg-type]
         count=hits.height,
         cycles=cycles,
@@ -179,8 +238,8 @@ def fill(template: str, values: dict[str, Any]) -> str:
 def _text(value: Any) -> str:
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S UTC")
-    return str(value)
+    return "unknown" if value is None else str(value)
 
 
 def _hm(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if isinstance(value, datetime) else "?"
+    return say_time(value, "%Y-%m-%d %H:%M UTC")

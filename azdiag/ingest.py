@@ -59,6 +59,11 @@ class FileReport:
     continuation_lines: int = 0
     unparsed_lines: int = 0
     parsed_ratio: float = 0.0
+    unparsed_records: int = 0
+    glued_records: int = 0
+    timed_records: int = 0
+    inherited_time_records: int = 0
+    untimed_records: int = 0
     first: datetime | None = None
     last: datetime | None = None
     truncated_lines: int = 0
@@ -73,9 +78,16 @@ class FileReport:
     def parsed_lines(self) -> int:
         return self.lines - self.unparsed_lines
 
+    @property
+    def time_ratio(self) -> float:
+        """Share of all records (recognised or not) that have a time, own or inherited."""
+        total = self.records + self.unparsed_records
+        return 1.0 if total == 0 else (total - self.untimed_records) / total
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["parsed_lines"] = self.parsed_lines
+        data["time_ratio"] = round(self.time_ratio, 6)
         for key in ("first", "last"):
             data[key] = iso(data[key])
         data["unparsed_examples"] = [
@@ -274,6 +286,11 @@ def _fill_counts(report: FileReport, parsed: FileStats) -> None:
     report.continuation_lines = parsed.continuation_lines
     report.unparsed_lines = parsed.unparsed_lines
     report.parsed_ratio = round(parsed.parsed_ratio, 6)
+    report.unparsed_records = parsed.unparsed_records
+    report.glued_records = parsed.glued_records
+    report.timed_records = parsed.timed_records
+    report.inherited_time_records = parsed.inherited_time_records
+    report.untimed_records = parsed.untimed_records
     report.first, report.last = _utc(parsed.first), _utc(parsed.last)
     report.truncated_lines = parsed.truncated_lines
     report.dateutil_times = parsed.dateutil_times
@@ -285,6 +302,20 @@ def _fill_counts(report: FileReport, parsed: FileStats) -> None:
     if parsed.bad_times:
         report.warnings.append(
             f"{parsed.bad_times} record(s) with an unreadable time took the time before them"
+        )
+    if parsed.glued_records:
+        report.warnings.append(
+            f"{parsed.glued_records} record(s) were split off lines that held several records"
+        )
+    if parsed.untimed_records and not parsed.timed_records:
+        report.warnings.append(
+            "no record has a time: the file is kept and shown, but left out of the ordering, "
+            "cycles, gaps and clock checks"
+        )
+    elif parsed.untimed_records:
+        report.warnings.append(
+            f"{parsed.untimed_records} record(s) before the file's first time have no time: "
+            "kept and shown, left out of the time-based steps"
         )
 
 

@@ -35,12 +35,16 @@ def inventory_dict(ingested: Ingested) -> dict[str, Any]:
 def _totals(ingested: Ingested) -> dict[str, Any]:
     lines = sum(f.lines for f in ingested.files)
     unparsed = sum(f.unparsed_lines for f in ingested.files)
+    files = ingested.files
     return {
-        "files": len(ingested.files),
+        "files": len(files),
         "skipped": len(ingested.collection.skipped),
         "lines": lines,
-        "records": sum(f.records for f in ingested.files),
+        "records": sum(f.records for f in files),
         "unparsed_lines": unparsed,
+        "timed_records": sum(f.timed_records for f in files),
+        "inherited_time_records": sum(f.inherited_time_records for f in files),
+        "untimed_records": sum(f.untimed_records for f in files),
         "parsed_ratio": round((lines - unparsed) / lines, 6) if lines else 0.0,
         "events": ingested.events.height,
     }
@@ -48,7 +52,20 @@ def _totals(ingested: Ingested) -> dict[str, Any]:
 
 def inventory_text(ingested: Ingested, *, examples: int = 3) -> str:
     """A plain-text inventory for terminals and tickets."""
-    rows = [("file", "kind", "instance", "encoding", "lines", "records", "parsed", "first", "last")]
+    rows = [
+        (
+            "file",
+            "kind",
+            "instance",
+            "encoding",
+            "lines",
+            "records",
+            "parsed",
+            "timed",
+            "first",
+            "last",
+        )
+    ]
     for f in ingested.files:
         rows.append(
             (
@@ -59,6 +76,7 @@ def inventory_text(ingested: Ingested, *, examples: int = 3) -> str:
                 str(f.lines),
                 str(f.records),
                 "ERROR" if f.error else f"{f.parsed_ratio * 100:.1f}%",
+                "-" if f.error else f"{f.time_ratio * 100:.1f}%",
                 _short(f.first),
                 _short(f.last),
             )
@@ -67,7 +85,10 @@ def inventory_text(ingested: Ingested, *, examples: int = 3) -> str:
     totals = _totals(ingested)
     out.append(
         f"\n{totals['files']} file(s), {totals['lines']} line(s), {totals['records']} record(s), "
-        f"{totals['parsed_ratio'] * 100:.2f}% of lines understood; time zone {ingested.tz}"
+        f"{totals['parsed_ratio'] * 100:.2f}% of lines understood; "
+        f"{totals['timed_records']} record(s) timed from their own line, "
+        f"{totals['inherited_time_records']} from the record above, "
+        f"{totals['untimed_records']} without a time; time zone {ingested.tz}"
     )
     for f in ingested.files:
         if f.warnings:
@@ -94,4 +115,4 @@ def _table(rows: Sequence[tuple[str, ...]]) -> str:
 
 
 def _short(value: Any) -> str:
-    return "-" if value is None else value.strftime("%Y-%m-%d %H:%M:%S")
+    return "no time" if value is None else value.strftime("%Y-%m-%d %H:%M:%S")

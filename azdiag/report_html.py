@@ -102,7 +102,7 @@ def _markdown(text: str | None) -> Markup:
 
 def _short_time(value: str | None) -> str:
     if not value:
-        return "—"
+        return "no time"
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:

@@ -18,7 +18,7 @@ from azdiag.diagnosis import Diagnosis
 from azdiag.findings import Finding
 from azdiag.times import iso
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def report_dict(analysis: Analysis, diagnosis: Diagnosis, *, timestamp: bool = True) -> dict:
@@ -69,6 +69,11 @@ def _file(f: Any) -> dict[str, Any]:
         "parsed_lines": f.parsed_lines,
         "records": f.records,
         "unparsed_lines": f.unparsed_lines,
+        "unparsed_records": f.unparsed_records,
+        "glued_records": f.glued_records,
+        "timed_records": f.timed_records,
+        "inherited_time_records": f.inherited_time_records,
+        "untimed_records": f.untimed_records,
         "first": iso(f.first),
         "last": iso(f.last),
         "error": f.error,

@@ -9,7 +9,7 @@ def render_markdown(model: dict[str, Any], *, max_cycles: int = 30) -> str:
     out = [
         f"# azdiag report: {model['input']}",
         "",
-        f"Collection window: {model['window']['start']} to {model['window']['end']} "
+        f"Collection window: {_when(model['window']['start'])} to {_when(model['window']['end'])} "
         f"(logs read as {model['time_zone']}; times in UTC).",
         "",
         "## Verdict",
@@ -28,8 +28,8 @@ def render_markdown(model: dict[str, Any], *, max_cycles: int = 30) -> str:
             f"### [{f['severity']}] {f['title']} — {f['instance']}",
             "",
             f"Stage {stage.get('component')}, step {stage.get('step')} ({stage.get('name')}); "
-            f"{f['count']} time(s) in {len(f['cycles'])} cycle(s); first {f['first_seen']}, "
-            f"last {f['last_seen']}; scenario {f['scenario'] or '-'}; rule `{f['rule']}`.",
+            f"{f['count']} time(s) in {len(f['cycles'])} cycle(s); first {_when(f['first_seen'])}, "
+            f"last {_when(f['last_seen'])}; scenario {f['scenario'] or '-'}; rule `{f['rule']}`.",
             "",
             f["explanation"],
             "",
@@ -40,10 +40,7 @@ def render_markdown(model: dict[str, Any], *, max_cycles: int = 30) -> str:
             "Evidence:",
             "",
             "```",
-            *[
-                f"{e['file'] or '-'}:{e['line'] or '-'}  {e['time']}  {e['text']}"
-                for e in f["evidence"]
-            ],
+            *[_evidence_line(e) for e in f["evidence"]],
             "```",
             "",
         ]
@@ -57,7 +54,7 @@ def render_markdown(model: dict[str, Any], *, max_cycles: int = 30) -> str:
             "|---|---|---|---|---|",
         ]
         out += [
-            f"| {c['cycle']} | {c['start']} | {c['outcome']} | {c['last_stage'] or '-'} "
+            f"| {c['cycle']} | {_when(c['start'])} | {c['outcome']} | {c['last_stage'] or '-'} "
             f"| {c['seconds'] if c['seconds'] is None else round(c['seconds'], 1)} |"
             for c in cycles[-max_cycles:]
         ]
@@ -69,7 +66,11 @@ def render_markdown(model: dict[str, Any], *, max_cycles: int = 30) -> str:
 
 
 def _evidence_line(item: dict[str, Any]) -> str:
-    return f"{item['file'] or '-'}:{item['line'] or '-'}  {item['time']}  {item['text']}"
+    return f"{item['file'] or '-'}:{item['line'] or '-'}  {_when(item['time'])}  {item['text']}"
+
+
+def _when(value: str | None) -> str:
+    return value if value else "no time"
 
 
 def _escape(text: str) -> str:

@@ -7,12 +7,16 @@ newest line of the collection, and the timeline says so.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 import polars as pl
 
 from azdiag.cycles import (
+    CYCLE_SCHEMA,
+    STAGE_TIME_SCHEMA,
     assign_cycles,
     build_cycles,
     cycle_spans,
@@ -20,10 +24,12 @@ from azdiag.cycles import (
     stage_timings,
 )
 from azdiag.formats import FormatSet
-from azdiag.gaps import find_gaps
+from azdiag.gaps import GAP_SCHEMA, find_gaps
 from azdiag.signatures import SignatureSet, classify, load_signatures
-from azdiag.states import build_states
+from azdiag.states import STATE_SCHEMA, build_states
 from azdiag.workflow import Workflow, load_workflow
+
+T = TypeVar("T")
 
 #: A file whose times sit this close to a whole number of hours away from the other sources'
 #: is reported as possibly written in another time zone.
@@ -40,6 +46,7 @@ class Timeline:
     gaps: pl.DataFrame
     now: datetime | None
     warnings: list[str] = field(default_factory=list)
+    failures: list[tuple[str, BaseException]] = field(default_factory=list)  # (step, error)
 
 
 def build_timeline(
@@ -55,11 +62,32 @@ def build_timeline(
     signatures = signatures or load_signatures(formats)
     classified, details = classify(events, formats, signatures, workflow.stage_components)
     details = details.with_columns(failure=failure_expr(workflow))
-    classified = assign_cycles(classified, workflow)
-    spans = cycle_spans(classified)
+    classified, timed, untimed = _split_untimed(assign_cycles(classified, workflow))
+    failures: list[tuple[str, BaseException]] = []
+
+    def step(name: str, run: Callable[[], T], empty: T) -> T:
+        """A step whose failure loses only its own part: the report says it failed."""
+        try:
+            return run()
+        except Exception as exc:  # reported as a finding by the diagnosis, never raised
+            failures.append((name, exc))
+            return empty
+
+    spans = cycle_spans(timed)
     ends = instance_ends(spans)
-    cycles = build_cycles(classified, details, workflow, ends, spans)
-    warnings = shifted_clock_warnings(classified)
+    cycles = step(
+        "cycles",
+        lambda: build_cycles(timed, details, workflow, ends, spans),
+        pl.DataFrame(schema=CYCLE_SCHEMA),
+    )
+    no_warnings: list[str] = []
+    warnings = step("clock check", lambda: shifted_clock_warnings(timed), no_warnings)
+    if untimed:
+        warnings.append(
+            f"{untimed} record(s) have no time (their files give none above them): they are "
+            "kept, classified and shown, but left out of the ordering, cycles, gaps, states and "
+            "clock checks"
+        )
     if now is not None:
         warnings.append(
             f"'now' is the newest line of the collection ({now:%Y-%m-%d %H:%M:%S} UTC); for "
@@ -69,12 +97,36 @@ def build_timeline(
         events=classified,
         details=details,
         cycles=cycles,
-        stage_times=stage_timings(classified, cycles, workflow),
-        states=build_states(classified, details, ends),
-        gaps=find_gaps(classified, workflow, ends),
+        stage_times=step(
+            "stage timings",
+            lambda: stage_timings(timed, cycles, workflow),
+            pl.DataFrame(schema=STAGE_TIME_SCHEMA),
+        ),
+        states=step(
+            "states", lambda: build_states(timed, details, ends), pl.DataFrame(schema=STATE_SCHEMA)
+        ),
+        gaps=step(
+            "gaps", lambda: find_gaps(timed, workflow, ends), pl.DataFrame(schema=GAP_SCHEMA)
+        ),
         now=now,
         warnings=warnings,
+        failures=failures,
     )
+
+
+def _split_untimed(events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """(every event, the timed ones, how many have no time).
+
+    Records without a time stay in the events table (inventory, events, evidence of match
+    rules) with no cycle; the time-based steps see only the timed ones. The events come
+    ordered by time with nulls last within each instance (see ingest), so a cycle counted
+    before the untimed rows is not disturbed by them.
+    """
+    untimed = events["time"].null_count()
+    if untimed == 0:
+        return events, events, 0
+    events = events.with_columns(cycle=pl.when(pl.col("time").is_not_null()).then(pl.col("cycle")))
+    return events, events.filter(pl.col("time").is_not_null()), untimed
 
 
 def instance_ends(spans: pl.DataFrame) -> pl.DataFrame:

@@ -15,6 +15,15 @@ def iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
+#: What the reports say for a time the logs do not give (untimed records, empty collections).
+NO_TIME = "an unknown time (the logs give none)"
+
+
+def say_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S UTC") -> str:
+    """``value`` in ``fmt``, or NO_TIME in words: never "None" or "?" in a report's text."""
+    return NO_TIME if value is None else value.strftime(fmt)
+
+
 def check_zone(name: str) -> str:
     """Return ``name`` if it is a time zone polars and the OS both know; raise ValueError."""
     if name.upper() == "UTC":

@@ -13,6 +13,7 @@ from typing import Any
 import polars as pl
 
 from azdiag.findings import Finding, fill
+from azdiag.times import say_time
 
 DEFAULT_SUMMARY = (
     "{instance}: {title} — {count} occurrence(s) in {cycle_count} start-up cycle(s) since "
@@ -58,7 +59,7 @@ def overall_verdict(verdicts: list[Verdict]) -> Verdict:
     if found:
         top = max(found, key=lambda v: (v.finding.rank, v.instance or ""))  # type: ignore[union-attr]
         same = [
-            v.instance or "?"
+            v.instance or "an unnamed instance"
             for v in found
             if v is not top and v.finding.rule.id == top.finding.rule.id  # type: ignore[union-attr]
         ]
@@ -71,7 +72,7 @@ def overall_verdict(verdicts: list[Verdict]) -> Verdict:
         return Verdict(top.instance, top.finding, summary)
     if not verdicts:
         return Verdict(None, None, "No guest log was readable: nothing to diagnose.")
-    names = ", ".join(v.instance or "?" for v in verdicts)
+    names = ", ".join(v.instance or "an unnamed instance" for v in verdicts)
     return Verdict(None, None, f"No problem found in {len(verdicts)} instance(s): {names}.")
 
 
@@ -83,7 +84,8 @@ def _all_clear(instance: str, findings: list[Finding], cycles: pl.DataFrame) -> 
     else:
         last = mine.row(-1, named=True)
         story = (
-            f"{mine.height} start-up cycle(s); the last one ({last['start']:%Y-%m-%d %H:%M} UTC) "
+            f"{mine.height} start-up cycle(s); the last one "
+            f"({say_time(last['start'], '%Y-%m-%d %H:%M UTC')}) "
             f"is {last['outcome']} at stage {last['last_stage'] or 'unknown'}"
         )
     tail = f" Notes: {'; '.join(sorted(set(notes)))}." if notes else ""

@@ -55,7 +55,12 @@ def test_formats_check_understands_every_fixture(name):
     for row in inventory["files"]:
         assert row["error"] is None, row
         assert row["parsed_ratio"] >= 0.99, row
-        assert row["lines"] == row["records"] + row["continuation_lines"] + row["unparsed_lines"]
+        assert row["lines"] + row["glued_records"] == (
+            row["records"] + row["continuation_lines"] + row["unparsed_lines"]
+        )
+        times = row["timed_records"] + row["inherited_time_records"] + row["untimed_records"]
+        assert times == row["records"] + row["unparsed_records"]
+        assert row["untimed_records"] == 0 and row["timed_records"] > 0, row
     assert inventory["totals"]["parsed_ratio"] >= 0.99
 
 
