@@ -126,7 +126,9 @@ class FormatSet:
         for fmt in self.formats.values():
             if fmt.sniff_hint and not re.search(fmt.sniff_hint, head, re.MULTILINE):
                 continue
-            compiled = [_compile(h.regex) for h in fmt.headers]
+            # the declared grammars: composed ones are shared by every format and say nothing
+            # of which log a file is (and would cost a hundred matches a line)
+            compiled = [_compile(h.regex) for h in fmt.headers if not h.composed]
             hits = sum(1 for line in sample if any(c.match(line) for c in compiled))
             if hits == 0:
                 continue

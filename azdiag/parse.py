@@ -575,6 +575,7 @@ def _join_continuations(frame: pl.DataFrame, fmt: LogFormat, tz: str) -> pl.Data
     untimed = [i for i, h in enumerate(fmt.headers) if h.time_format is None]
     if untimed:  # a header without a time may still have one in its message
         frame = _find_times(frame, frame["header"].is_in(untimed).arg_true(), fmt, tz, None)
+    frame = _find_times_in_timeless_files(frame, continuation, fmt, tz)
     weight = (~pl.col("_glued")).cast(pl.UInt32)
     frame = frame.with_columns(_start=~continuation | (pl.col("line") == 1) | pl.col("_glued"))
     if frame["_start"].all():
@@ -601,8 +602,33 @@ def _join_continuations(frame: pl.DataFrame, fmt: LogFormat, tz: str) -> pl.Data
     return records
 
 
+def _find_times_in_timeless_files(
+    frame: pl.DataFrame, continuation: pl.Series, fmt: LogFormat, tz: str
+) -> pl.DataFrame:
+    """In a file where no record has a time yet, look for a time anywhere in its lines.
+
+    A file with a recognisable time form in its lines is never left without a time: the
+    first-characters search of ``_find_times`` misses a time behind a long prefix.
+    """
+    timeless = frame.select(
+        (pl.col("time").is_null().all().over("file") & ~pl.lit(continuation)).alias("t")
+    ).to_series()
+    if not timeless.any():
+        return frame
+    rows = timeless.arg_true()
+    unmatched = frame["header"].gather(rows) == -1
+    frame = _find_times(frame, rows.filter(unmatched), fmt, tz, TIME_FOUND, chars=None)
+    return _find_times(frame, rows.filter(~unmatched), fmt, tz, None, chars=None)
+
+
 def _find_times(
-    frame: pl.DataFrame, positions: pl.Series, fmt: LogFormat, tz: str, header: int | None
+    frame: pl.DataFrame,
+    positions: pl.Series,
+    fmt: LogFormat,
+    tz: str,
+    header: int | None,
+    *,
+    chars: int | None = TIME_FINDER_CHARS,
 ) -> pl.DataFrame:
     """Give the records at ``positions`` a time found in the first characters of their message.
 
@@ -613,7 +639,9 @@ def _find_times(
     """
     if positions.len() == 0 or not fmt.time_forms:
         return frame
-    heads = frame["message"].gather(positions).str.slice(0, TIME_FINDER_CHARS)
+    heads = frame["message"].gather(positions)
+    if chars is not None:
+        heads = heads.str.slice(0, chars)
     found = pl.Series("time", [None] * positions.len(), pl.Datetime("us"))
     for regex, time_format, utc in fmt.time_forms:
         texts = heads.str.extract(f"({regex})", 1)
@@ -626,7 +654,8 @@ def _find_times(
         return frame
     values = pl.DataFrame({"time": found.filter(hit)})
     if header is not None:
-        level = heads.filter(hit).str.extract(r"\[([A-Za-z]+|[0-9A-Fa-f]{8})\]", 1)
+        level = heads.filter(hit).str.slice(0, TIME_FINDER_CHARS)
+        level = level.str.extract(r"\[([A-Za-z]+|[0-9A-Fa-f]{8})\]", 1)
         values = values.with_columns(
             header=pl.lit(header, pl.Int16), level_raw=level.alias("level_raw")
         )

@@ -15,6 +15,7 @@
   }
 
   function stamp(ms) {
+    if (ms === null || ms === undefined) { return "no time"; }
     return new Date(ms).toISOString().replace("T", " ").replace(/\.\d+Z$/, "");
   }
 

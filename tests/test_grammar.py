@@ -186,3 +186,14 @@ def test_a_bad_grammar_piece_names_its_file(tmp_path: Path):
     (tmp_path / "_bad.toml").write_text("[times.x]\nregex = '(?<=a)b'\nformat = '%H'\n")
     with pytest.raises(FormatError, match=r"_bad\.toml"):
         load_formats([tmp_path])
+
+
+def test_a_file_with_a_time_anywhere_in_its_lines_is_never_left_without_a_time():
+    text = (
+        b"Startup script output follows; the collector stamped this copy at the end of the line"
+        b" with 2024-09-01 06:00:23.831\n"
+        b"more output with nothing to date it\n"
+    )
+    result = parse_text(text, FORMATS["waiishost"])
+    assert result.timed_records == 1
+    assert result.records["time"].to_list() == [datetime(2024, 9, 1, 6, 0, 23, 831000)] * 2

@@ -143,7 +143,7 @@ def test_nothing_found_gives_null_scenario_and_stage():
 
 
 def test_schema_version_and_timestamp():
-    assert report("S01")["schema_version"] == 1
+    assert report("S01")["schema_version"] == 2
     assert re.fullmatch(
         r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", report("S01", timestamp=True)["generated_at"]
     )
