@@ -14,7 +14,7 @@ from typing import Any
 
 import polars as pl
 
-from azdiag.conditions import Facts, evaluate
+from azdiag.conditions import ABSENT, Facts, evaluate
 from azdiag.rulebook import Rule, parse_duration
 
 #: Evidence lines kept per finding.
@@ -28,14 +28,19 @@ class Finding:
     rule: Rule
     instance: str
     stage: dict[str, Any]  # {"id", "component", "step", "name"}
-    first_seen: datetime
-    last_seen: datetime
+    first_seen: datetime | None  # None when no hit line carries a time
+    last_seen: datetime | None
     count: int
     cycles: list[int]
     evidence: list[dict[str, Any]]
     explanation: str
     advice: str
     values: dict[str, Any] = field(default_factory=dict)  # placeholder values, for summaries
+    #: for rules whose hits are templates of lines (unrecognised errors): one dict per template
+    #: with template, records, first, last, stage, lines (see azdiag.unrecognised)
+    groups: list[dict[str, Any]] = field(default_factory=list)
+    #: True when the finding rests on something that did not happen (no end or exit line)
+    absent: bool = False
 
     @property
     def rank(self) -> tuple[int, int, int, int]:
@@ -65,12 +70,42 @@ def apply_rule(rule: Rule, facts: Facts) -> list[Finding]:
         if hits.height == 0:
             break
         hits = _silence(hits, evaluate(condition, facts), condition)
+    hits = at_frontier(hits, rule, facts)
     if hits.height == 0:
         return []
     return [
         _finding(rule, str(instance), group.sort("time"), facts)
         for (instance,), group in hits.group_by("instance", maintain_order=True)
     ]
+
+
+def at_frontier(hits: pl.DataFrame, rule: Rule, facts: Facts) -> pl.DataFrame:
+    """``hits`` without the absence hits (``absent`` true) at a stage their cycle went past.
+
+    Progress is evidence: a cycle that reached a stage proves every stage before it ended, so
+    "never finished" or "never exited" can only be said of the furthest stage a cycle reached
+    (its frontier). Enforced here for every rule, shipped or not. A hit's stage is its own (the
+    stage of its event), else the rule's.
+    """
+    if hits.height == 0 or ABSENT not in hits.columns or "cycle" not in hits.columns:
+        return hits
+    orders = facts.workflow.stage_orders
+    frontier = facts.cycles.select(
+        pl.col("instance").cast(pl.String),
+        pl.col("cycle").cast(pl.UInt32),
+        pl.col("last_stage_order").alias("_frontier"),
+    )
+    stage = pl.col("stage").cast(pl.String)
+    if rule.stage:
+        stage = stage.fill_null(pl.lit(rule.stage))
+    order = stage.replace_strict(orders, default=None, return_dtype=pl.Int32)
+    went_past = pl.col(ABSENT).fill_null(False) & (order < pl.col("_frontier")).fill_null(False)
+    return (
+        hits.with_columns(pl.col("instance").cast(pl.String), pl.col("cycle").cast(pl.UInt32))
+        .join(frontier, on=["instance", "cycle"], how="left", nulls_equal=True)
+        .filter(~went_past)
+        .drop("_frontier")
+    )
 
 
 def _silence(hits: pl.DataFrame, quiet: pl.DataFrame, condition: dict[str, Any]) -> pl.DataFrame:
@@ -106,16 +141,19 @@ def _finding(rule: Rule, instance: str, hits: pl.DataFrame, facts: Facts) -> Fin
         component = _component_of_evidence(hits, stage_id) or None
     stage = workflow.stage_dict(stage_id, component)
     cycles = sorted({int(c) for c in hits["cycle"].drop_nulls().to_list()})
+    groups = _groups(hits, workflow)
+    count = sum(g["records"] for g in groups) if groups else hits.height
     values = {
         **{k: v for k, v in first.items() if v is not None},
         "instance": instance,
         "role": instance.split("_IN_")[0],
-        "count": hits.height,
+        "count": count,
+        "templates": len(groups),
         "cycle_count": len(cycles),
         "first_seen": _hm(hits["time"].min()),
         "last_seen": _hm(hits["time"].max()),
         "stage_id": stage["id"],
-        "stage_name": stage["name"],
+        "stage_name": stage["name"] or "unknown",
         "component": stage["component"],
         "step": stage["step"],
         "stage_order": workflow.stage_orders.get(stage_id or "", 99),
@@ -127,13 +165,34 @@ def _finding(rule: Rule, instance: str, hits: pl.DataFrame, facts: Facts) -> Fin
         stage=stage,
         first_seen=hits["time"].min(),  # type: ignore[arg-type]
         last_seen=hits["time"].max(),  # type: ignore[arg-type]
-        count=hits.height,
+        count=count,
         cycles=cycles,
         evidence=_evidence(hits),
         explanation=fill(rule.explanation, values),
         advice=fill(rule.advice, values),
         values=values,
+        groups=groups,
+        absent=bool(ABSENT in hits.columns and hits[ABSENT].fill_null(False).all()),
     )
+
+
+def _groups(hits: pl.DataFrame, workflow: Any) -> list[dict[str, Any]]:
+    """Hits that are templates of lines (a ``template`` column), as report rows."""
+    if "template" not in hits.columns:
+        return []
+    labels = {s.id: s.label for s in workflow.stages.values()}
+    return [
+        {
+            "template": row["template"],
+            "records": int(row.get("records") or 1),
+            "first": row["time"],
+            "last": row.get("last_time"),
+            "stage": row["stage"],
+            "stage_label": labels.get(row["stage"] or "", "unknown"),
+            "lines": list(row.get("line_refs") or []),
+        }
+        for row in hits.sort("records", descending=True).iter_rows(named=True)
+    ]
 
 
 def _component_of_evidence(hits: pl.DataFrame, stage_id: str) -> str | None:
@@ -183,4 +242,4 @@ def _text(value: Any) -> str:
 
 
 def _hm(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if isinstance(value, datetime) else "?"
+    return value.strftime("%Y-%m-%d %H:%M UTC") if isinstance(value, datetime) else "unknown"

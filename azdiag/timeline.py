@@ -47,6 +47,7 @@ def build_timeline(
     formats: FormatSet,
     *,
     now: datetime | None,
+    measured_now: datetime | None = None,
     workflow: Workflow | None = None,
     signatures: SignatureSet | None = None,
 ) -> Timeline:
@@ -58,9 +59,14 @@ def build_timeline(
     classified = assign_cycles(classified, workflow)
     spans = cycle_spans(classified)
     ends = instance_ends(spans)
-    cycles = build_cycles(classified, details, workflow, ends, spans)
+    # the logs were taken at measured_now: a start-up cycle still open then was open until then
+    # (states and gaps keep to the logs' own lines: a file's silence after it is not measured)
+    cycle_ends = ends
+    if measured_now is not None:
+        cycle_ends = ends.with_columns(pl.max_horizontal("now", pl.lit(measured_now)))
+    cycles = build_cycles(classified, details, workflow, cycle_ends, spans)
     warnings = shifted_clock_warnings(classified)
-    if now is not None:
+    if now is not None and measured_now is None:
         warnings.append(
             f"'now' is the newest line of the collection ({now:%Y-%m-%d %H:%M:%S} UTC); for "
             "what is still open in an instance, the newest line of that instance's files"
