@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import zipfile
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 from azdiag.collect import LogSource
@@ -96,7 +96,7 @@ def collection_time(
 
 def _newest_modification(sources: list[LogSource], tz: str) -> tuple[str, datetime | None]:
     """("archive" or "files", the newest modification time of the logs' files or members)."""
-    zone = UTC if tz == "UTC" else ZoneInfo(tz)
+    zone: tzinfo = UTC if tz == "UTC" else ZoneInfo(tz)
     newest: datetime | None = None
     kind = FILES
     zips: dict[str, zipfile.ZipFile | None] = {}
@@ -123,7 +123,7 @@ def _modified(
     path: str,
     steps: tuple[tuple[str, str], ...],
     zips: dict[str, zipfile.ZipFile | None],
-    zone: ZoneInfo | type[UTC] | object,
+    zone: tzinfo,
 ) -> datetime | None:
     """A file's modification time, or that of its outermost archive member (zip times carry
     no zone: they are the zipping machine's, read in ``--tz`` like the logs)."""
@@ -139,21 +139,7 @@ def _modified(
         if archive is None:
             return None
         stamp = archive.getinfo(steps[0][1]).date_time
-        local = datetime(*stamp, tzinfo=zone)  # type: ignore[arg-type]
+        local = datetime(*stamp, tzinfo=zone)
         return local.astimezone(UTC)
     except (OSError, KeyError, ValueError, OverflowError):
         return None
-
-
-def later(a: datetime | None, b: datetime | None) -> datetime | None:
-    """The later of two optional times."""
-    if a is None or b is None:
-        return a or b
-    return max(a, b)
-
-
-def minutes_between(start: datetime | None, end: datetime | None) -> float | None:
-    """Minutes from ``start`` to ``end``, or None when either is unknown."""
-    if start is None or end is None:
-        return None
-    return (end - start) / timedelta(minutes=1)

@@ -59,7 +59,27 @@ class Facts:
 
     def prepare(self) -> None:
         """Compute what conditions share before rules run side by side."""
-        _ = self.notable, self.instance_ends
+        _ = self.notable, self.instance_ends, self.progress
+
+    @cached_property
+    def progress(self) -> pl.DataFrame:
+        """(instance, cycle, _at, _reached): each event that names a workflow stage, with its
+        time and the stage's order: what a cycle reached, and when."""
+        orders = self.workflow.stage_orders
+        return (
+            self.events.lazy()
+            .filter(pl.col("stage").is_not_null())
+            .select(
+                pl.col("instance").cast(pl.String),
+                pl.col("cycle").cast(pl.UInt32),
+                pl.col("time").alias("_at"),
+                pl.col("stage")
+                .cast(pl.String)
+                .replace_strict(orders, default=None, return_dtype=pl.Int32)
+                .alias("_reached"),
+            )
+            .collect()
+        )
 
     @cached_property
     def instance_ends(self) -> dict[str, Any]:
@@ -69,7 +89,10 @@ class Facts:
         ends = self.events.group_by("instance").agg(pl.col("time").max())
         now = self.now
         # the logs were taken at "now": what is open in an instance stays open until then
-        return {str(i): (t if now is None or (t is not None and t >= now) else now) for i, t in ends.iter_rows()}
+        return {
+            str(i): (t if now is None or (t is not None and t >= now) else now)
+            for i, t in ends.iter_rows()
+        }
 
 
 def empty_hits() -> pl.DataFrame:

@@ -25,6 +25,28 @@ class Diagnosis:
             return None
         return max(self.findings, key=lambda f: f.rule.severity_rank).rule.severity
 
+    def worst_outcome(self) -> str:
+        """The outcome of most concern over the instances (azdiag.verdict.OUTCOMES)."""
+        return self.overall.outcome
+
+    def reached(self, level: str) -> bool:
+        """True when a finding's severity or the outcome reaches ``level`` of FAIL_LEVELS
+        (``inconclusive`` is a level of its own, between warning and error)."""
+        return any(FAIL_LEVELS.index(x) >= FAIL_LEVELS.index(level) for x in self.levels())
+
+    def levels(self) -> list[str]:
+        """The levels this diagnosis reached: finding severities, and ``inconclusive`` when an
+        instance is."""
+        found = {f.rule.severity for f in self.findings}
+        if any(v.outcome == "inconclusive" for v in self.verdicts):
+            found.add("inconclusive")
+        return sorted(found, key=FAIL_LEVELS.index)
+
+
+#: Levels of ``--fail-on``, least first: finding severities, with "inconclusive" (an instance
+#: whose outcome could not be told) between warning and error.
+FAIL_LEVELS = ("info", "warning", "inconclusive", "error", "critical")
+
 
 def facts_of(analysis: Analysis) -> Facts:
     timeline = analysis.timeline
@@ -35,6 +57,8 @@ def facts_of(analysis: Analysis) -> Facts:
         gaps=timeline.gaps,
         states=timeline.states,
         workflow=load_workflow(),
+        now=analysis.collection_time.at if analysis.collection_time.measured else None,
+        now_source=analysis.collection_time.source,
     )
 
 
@@ -48,6 +72,7 @@ def diagnose(
     if rules is None:
         rules = load_rules(rule_dirs, stages=set(facts.workflow.stages))
     findings = apply_rules(rules, facts)
-    instances = sorted({f.instance for f in analysis.ingested.files if f.lines})
-    verdicts = [instance_verdict(i, findings, analysis.cycles) for i in instances]
+    files = analysis.ingested.files
+    instances = sorted({f.instance for f in files if f.lines})
+    verdicts = [instance_verdict(i, findings, facts, files) for i in instances]
     return Diagnosis(rules, findings, verdicts, overall_verdict(verdicts))

@@ -82,29 +82,41 @@ def apply_rule(rule: Rule, facts: Facts) -> list[Finding]:
 def at_frontier(hits: pl.DataFrame, rule: Rule, facts: Facts) -> pl.DataFrame:
     """``hits`` without the absence hits (``absent`` true) at a stage their cycle went past.
 
-    Progress is evidence: a cycle that reached a stage proves every stage before it ended, so
-    "never finished" or "never exited" can only be said of the furthest stage a cycle reached
-    (its frontier). Enforced here for every rule, shipped or not. A hit's stage is its own (the
-    stage of its event), else the rule's.
+    Progress is evidence: a cycle that reached a stage after a hit proves that the hit's stage
+    ended, so "never finished" or "never exited" can only be said at the furthest stage a cycle
+    reached (its frontier). Enforced here for every rule, shipped or not. A hit's stage is its
+    own (the stage of its event), else the rule's; a hit without a time is measured against its
+    cycle's furthest stage.
     """
     if hits.height == 0 or ABSENT not in hits.columns or "cycle" not in hits.columns:
         return hits
     orders = facts.workflow.stage_orders
-    frontier = facts.cycles.select(
-        pl.col("instance").cast(pl.String),
-        pl.col("cycle").cast(pl.UInt32),
-        pl.col("last_stage_order").alias("_frontier"),
-    )
     stage = pl.col("stage").cast(pl.String)
     if rule.stage:
         stage = stage.fill_null(pl.lit(rule.stage))
-    order = stage.replace_strict(orders, default=None, return_dtype=pl.Int32)
-    went_past = pl.col(ABSENT).fill_null(False) & (order < pl.col("_frontier")).fill_null(False)
+    numbered = hits.with_row_index("_hit").with_columns(
+        pl.col("instance").cast(pl.String),
+        pl.col("cycle").cast(pl.UInt32),
+        stage.replace_strict(orders, default=None, return_dtype=pl.Int32).alias("_order"),
+    )
+    absent = numbered.filter(pl.col(ABSENT).fill_null(False))
+    if absent.height == 0:
+        return hits
+    progress = facts.progress
+    after = (
+        absent.select("_hit", "instance", "cycle", "time")
+        .join(progress, on=["instance", "cycle"], how="inner")
+        .filter(pl.col("time").is_null() | (pl.col("_at") > pl.col("time")))
+        .group_by("_hit")
+        .agg(pl.col("_reached").max().alias("_after"))
+    )
+    went_past = absent.join(after, on="_hit", how="inner").filter(
+        (pl.col("_order") < pl.col("_after")).fill_null(False)
+    )["_hit"]
     return (
-        hits.with_columns(pl.col("instance").cast(pl.String), pl.col("cycle").cast(pl.UInt32))
-        .join(frontier, on=["instance", "cycle"], how="left", nulls_equal=True)
-        .filter(~went_past)
-        .drop("_frontier")
+        numbered.filter(~pl.col("_hit").is_in(went_past.implode()))
+        .drop("_hit", "_order")
+        .with_columns(pl.col("instance").cast(hits.schema["instance"]))
     )
 
 
@@ -158,6 +170,8 @@ def _finding(rule: Rule, instance: str, hits: pl.DataFrame, facts: Facts) -> Fin
         "step": stage["step"],
         "stage_order": workflow.stage_orders.get(stage_id or "", 99),
         "title": rule.title,
+        "collection_time": _hm(facts.now or facts.instance_ends.get(instance)),
+        "collection_time_source": _NOW_SOURCES.get(facts.now_source, facts.now_source),
     }
     return Finding(
         rule=rule,
@@ -219,6 +233,14 @@ def _evidence(hits: pl.DataFrame) -> list[dict[str, Any]]:
     if len(rows) > 2:
         rows = [rows[0], rows[-1], *rows[1:-1]]
     return rows[:MAX_EVIDENCE]
+
+
+_NOW_SOURCES = {
+    "user": "given with --now",
+    "archive": "the archive's newest member time",
+    "files": "the log files' newest modification time",
+    "newest line": "the newest line of the logs",
+}
 
 
 class _Lenient(dict[str, str]):

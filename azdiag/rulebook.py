@@ -84,6 +84,7 @@ class Example:
     fires: bool
     fixture: str | None = None  # a bundled fixture collection, by name
     files: dict[str, str] = field(default_factory=dict)  # or inline log files, by file name
+    now: str | None = None  # the collection time, as --now would give it
 
 
 @dataclass(frozen=True)
@@ -262,4 +263,5 @@ def _example(raw: dict[str, Any], where: str) -> Example:
         fires=bool(raw["fires"]),
         fixture=raw.get("fixture"),
         files=dict(raw.get("files", {})),
+        now=str(raw["now"]) if raw.get("now") else None,
     )

@@ -107,9 +107,9 @@ def unrecognised_templates(
         )
         .with_columns(text=pl.col("template"))
     )
-    return grouped.select(
-        [pl.col(name).cast(dtype) for name, dtype in _SCHEMA.items()]
-    ).sort("instance", "records", descending=[False, True])
+    return grouped.select([pl.col(name).cast(dtype) for name, dtype in _SCHEMA.items()]).sort(
+        "instance", "records", descending=[False, True]
+    )
 
 
 def _with_stage_in_effect(
