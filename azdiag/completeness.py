@@ -103,7 +103,6 @@ class Completeness:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "instance": self.instance,
             "role_type": self.role_type,
             "role_type_name": self.role_type_name,
             "judged_up_to": self.judged_up_to,

@@ -169,8 +169,7 @@ def instance_verdict(
         if stopped.height and frontier is not None:
             parts.append(
                 f"{stopped.height} earlier start-up cycle(s) stopped at {frontier.stage['label']} "
-                f"({frontier.stage['component']}, step {frontier.stage['step']}) without a known "
-                "cause, then the role reached Ready"
+                f"({_code(frontier.stage)}) without a known cause, then the role reached Ready"
             )
         summary = f"{instance} is degraded: " + "; ".join(parts)
         confidence = top_warning.rule.confidence if top_warning else None
@@ -228,9 +227,12 @@ def overall_verdict(verdicts: list[Verdict]) -> Verdict:
 
 
 def _stopped_cycles(cycles: pl.DataFrame) -> pl.DataFrame:
-    """Cycles that failed or hung, and a last cycle that never reached Ready."""
+    """Cycles that failed or hung, and a last cycle that never reached Ready. The lines before
+    the first start the logs show (cycle 0, a fragment) count only when they are all there is."""
     if cycles.height == 0:
         return cycles
+    if cycles.height > 1:
+        cycles = cycles.filter(pl.col("observed_start"))
     is_last = pl.col("cycle") == pl.col("cycle").max()
     never_ready = is_last & pl.col("ready_at").is_null()
     return cycles.filter(pl.col("outcome").is_in(_STOPPED) | never_ready)
@@ -248,9 +250,6 @@ def _frontier(instance: str, stopped: pl.DataFrame, facts: Facts) -> Frontier | 
     labels = {s.id: s.label for s in workflow.stages.values()}
     stage = workflow.stage_dict(top or None)
     stage["label"] = labels.get(top, "an unknown stage") if top else "an unknown stage"
-    if stage["component"] is None:
-        stage["component"] = "unknown"
-        stage["step"] = "unknown"
     others = [
         (labels.get(s, "an unknown stage") if s else "an unknown stage", n)
         for s, n in counts.most_common()
@@ -371,7 +370,7 @@ def _inconclusive(
         )
         where = (
             f"the last start-up cycle ({when}) {state} at stage {stage['label']} "
-            f"({stage['component']}, step {stage['step']}) and no known failure explains it"
+            f"({_code(stage)}) and no known failure explains it"
         )
     clauses = [where]
     if frontier is not None:
@@ -410,6 +409,13 @@ def _last_state(facts: Facts, instance: str) -> str:
     minutes = last["seconds"] / 60 if last["seconds"] is not None else None
     span = f" for {minutes:.0f} minute(s)" if minutes is not None else ""
     return f"the guest agent last reported {last['state']}{detail}{span}"
+
+
+def _code(stage: dict[str, Any]) -> str:
+    """``G, step 7``; in words when the stage is not known."""
+    if stage.get("component") is None:
+        return "component and step unknown"
+    return f"{stage['component']}, step {stage['step']}"
 
 
 def _short(text: str | None, limit: int = 200) -> str:
