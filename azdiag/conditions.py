@@ -95,19 +95,21 @@ class Facts:
         }
 
 
+#: The columns every hit has, with their types.
+HIT_SCHEMA: dict[str, Any] = {
+    "instance": pl.String,
+    "time": UTC_TIME,
+    "cycle": pl.UInt32,
+    "file": pl.String,
+    "line": pl.UInt32,
+    "text": pl.String,
+    "stage": pl.String,
+    "component": pl.String,
+}
+
+
 def empty_hits() -> pl.DataFrame:
-    return pl.DataFrame(
-        schema={
-            "instance": pl.String,
-            "time": UTC_TIME,
-            "cycle": pl.UInt32,
-            "file": pl.String,
-            "line": pl.UInt32,
-            "text": pl.String,
-            "stage": pl.String,
-            "component": pl.String,
-        }
-    )
+    return pl.DataFrame(schema=HIT_SCHEMA)
 
 
 def _table_hits(
@@ -418,7 +420,7 @@ def _now(condition: dict[str, Any], facts: Facts) -> pl.DataFrame:
 
 def _unrecognised(condition: dict[str, Any], facts: Facts) -> pl.DataFrame:
     """Error, critical and exception records no signature explains, one hit per template."""
-    from azdiag.unrecognised import unrecognised_templates
+    from azdiag.unrecognised import unrecognised_templates  # it builds on this module
 
     return unrecognised_templates(facts.events, facts.workflow, condition)
 

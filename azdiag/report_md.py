@@ -35,8 +35,9 @@ def render_markdown(model: dict[str, Any], *, max_cycles: int = 30) -> str:
             f"### [{f['severity']}] {f['title']} — {f['instance']}",
             "",
             f"Stage {stage.get('component')}, step {stage.get('step')} ({stage.get('name')}); "
-            f"{f['count']} time(s) in {len(f['cycles'])} cycle(s); first {f['first_seen']}, "
-            f"last {f['last_seen']}; scenario {f['scenario'] or '-'}; rule `{f['rule']}`.",
+            f"{f['count']} time(s) in {len(f['cycles'])} cycle(s); first "
+            f"{f['first_seen'] or 'unknown'}, last {f['last_seen'] or 'unknown'}; "
+            f"scenario {f['scenario'] or '-'}; rule `{f['rule']}`.",
             "",
             f["explanation"],
             "",
@@ -48,10 +49,7 @@ def render_markdown(model: dict[str, Any], *, max_cycles: int = 30) -> str:
             "Evidence:",
             "",
             "```",
-            *[
-                f"{e['file'] or '-'}:{e['line'] or '-'}  {e['time']}  {e['text']}"
-                for e in f["evidence"]
-            ],
+            *[_evidence_line(e) for e in f["evidence"]],
             "```",
             "",
         ]
@@ -65,8 +63,9 @@ def render_markdown(model: dict[str, Any], *, max_cycles: int = 30) -> str:
             "|---|---|---|---|---|",
         ]
         out += [
-            f"| {c['cycle']} | {c['start']} | {c['outcome']} | {c['last_stage'] or '-'} "
-            f"| {c['seconds'] if c['seconds'] is None else round(c['seconds'], 1)} |"
+            f"| {c['cycle']} | {c['start'] or 'unknown'} | {c['outcome']} "
+            f"| {c['last_stage'] or '-'} "
+            f"| {'unknown' if c['seconds'] is None else round(c['seconds'], 1)} |"
             for c in cycles[-max_cycles:]
         ]
         if len(cycles) > max_cycles:
@@ -109,7 +108,8 @@ def _templates(templates: list[dict[str, Any]]) -> list[str]:
 
 
 def _evidence_line(item: dict[str, Any]) -> str:
-    return f"{item['file'] or '-'}:{item['line'] or '-'}  {item['time']}  {item['text']}"
+    time = item["time"] or "(no time)"
+    return f"{item['file'] or '-'}:{item['line'] or '-'}  {time}  {item['text']}"
 
 
 def _escape(text: str) -> str:

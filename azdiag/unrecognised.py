@@ -20,6 +20,7 @@ from typing import Any
 
 import polars as pl
 
+from azdiag.conditions import HIT_SCHEMA
 from azdiag.workflow import Workflow
 
 #: Default masks when a rule gives none: (regex, replacement), applied in order.
@@ -34,14 +35,7 @@ DEFAULT_MASKS: tuple[tuple[str, str], ...] = (
 MAX_REFS = 5
 
 _SCHEMA: dict[str, Any] = {
-    "instance": pl.String,
-    "time": pl.Datetime("us", "UTC"),
-    "cycle": pl.UInt32,
-    "file": pl.String,
-    "line": pl.UInt32,
-    "text": pl.String,
-    "stage": pl.String,
-    "component": pl.String,
+    **HIT_SCHEMA,
     "template": pl.String,
     "records": pl.UInt32,
     "last_time": pl.Datetime("us", "UTC"),

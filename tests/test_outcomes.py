@@ -38,6 +38,10 @@ def write(root: Path, **files: str) -> Path:
     return root
 
 
+def iis_line(stamp: str, kind: str, message: str) -> str:
+    return f"IISConfigurator {kind}: 0 : [{stamp}] {message}\n"
+
+
 def age_files(root: Path, when: datetime) -> None:
     """Give every file under ``root`` the modification time ``when`` (the moment it was taken)."""
     for path in root.rglob("*"):
@@ -164,16 +168,13 @@ def test_b_progress_past_the_clean_pass_proves_it_ended(tmp_path):
                 "Working Directory = E:\\approot\\bin",
             ),
         ]
-        iis += (
-            f"IISConfigurator Information: 0 : [08/13/18 {hour}:00:02.00] Started iisconfigurator "
-            "with args /clean\n"
-            f"IISConfigurator Information: 0 : [08/13/18 {hour}:00:04.00] Configuration of IIS "
-            "completed successfully\n"
+        stamp = f"08/13/18 {hour}:00:0"
+        iis += iis_line(stamp + "2.00", "Information", "Started iisconfigurator with args /clean")
+        iis += iis_line(
+            stamp + "4.00", "Information", "Configuration of IIS completed successfully"
         )
-    root = write(
-        tmp_path / "b",
-        **{"WaHostBootstrapper.log": boot("2018/08/13", *records), "IISConfigurator.log": iis},
-    )
+    files = {"WaHostBootstrapper.log": boot("2018/08/13", *records), "IISConfigurator.log": iis}
+    root = write(tmp_path / "b", **files)
     diagnosis, verdict = verdict_of(root)
     assert verdict.finding.rule.scenario == "S01", verdict.summary
     assert stage_of(verdict) == ("G", 7)
@@ -196,15 +197,12 @@ def test_c_the_iisconfigurator_exception_is_quoted(tmp_path):
             (f"{hour}:22:00.100", "INFO ", "Bootstrapper starting. Version 2.7.41491.1010."),
             (f"{hour}:22:20.000", "INFO ", 'Executing "E:\\base\\x64\\IISConfigurator.exe" /start'),
         ]
-        iis += (
-            f"IISConfigurator Information: 0 : [06/18/24 {hour}:22:21.00] Started iisconfigurator "
-            "with args /start\n"
-            f"IISConfigurator Error: 0 : [06/18/24 {hour}:22:27.23] {EXCEPTION}\n"
+        iis += iis_line(
+            f"06/18/24 {hour}:22:21.00", "Information", "Started iisconfigurator with args /start"
         )
-    root = write(
-        tmp_path / "c",
-        **{"WaHostBootstrapper.log": boot("2024/06/18", *records), "IISConfigurator.log": iis},
-    )
+        iis += iis_line(f"06/18/24 {hour}:22:27.23", "Error", EXCEPTION)
+    files = {"WaHostBootstrapper.log": boot("2024/06/18", *records), "IISConfigurator.log": iis}
+    root = write(tmp_path / "c", **files)
     _, verdict = verdict_of(root)
     assert verdict.finding.rule.scenario == "S13", verdict.summary
     assert stage_of(verdict) == ("F", 8)
