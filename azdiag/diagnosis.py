@@ -9,7 +9,7 @@ from azdiag.analysis import Analysis
 from azdiag.conditions import Facts
 from azdiag.findings import Finding, apply_rules
 from azdiag.rulebook import Rule, load_rules
-from azdiag.verdict import Verdict, instance_verdict, overall_verdict
+from azdiag.verdict import Verdict, instance_verdicts, overall_verdict
 from azdiag.workflow import load_workflow
 
 
@@ -74,5 +74,5 @@ def diagnose(
     findings = apply_rules(rules, facts)
     files = analysis.ingested.files
     instances = sorted({f.instance for f in files if f.lines})
-    verdicts = [instance_verdict(i, findings, facts, files) for i in instances]
+    verdicts = instance_verdicts(instances, findings, facts, files)
     return Diagnosis(rules, findings, verdicts, overall_verdict(verdicts))

@@ -20,7 +20,7 @@ cause.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -29,8 +29,8 @@ import polars as pl
 from azdiag.completeness import Completeness, assess
 from azdiag.conditions import Facts
 from azdiag.findings import Finding, fill
+from azdiag.frontier import Frontier, frontiers, seen_by_instance, stopped_cycles
 from azdiag.ingest import FileReport
-from azdiag.times import iso
 
 OUTCOMES = ("healthy", "degraded", "inconclusive", "failing")
 CAUSE_SEVERITIES = ("error", "critical")
@@ -39,37 +39,6 @@ DEFAULT_SUMMARY = (
     "{instance}: {title} — {count} occurrence(s) in {cycle_count} start-up cycle(s) since "
     "{first_seen} (stage {component}, step {step})"
 )
-#: Cycle outcomes of a cycle that stopped short.
-_STOPPED = ("failed", "hung")
-#: Lines quoted from the frontier.
-_FRONTIER_LINES = 3
-
-
-@dataclass
-class Frontier:
-    """Where an instance's failing (or unfinished) start-up cycles stop."""
-
-    stage: dict[str, Any]  # {"id", "component", "step", "name", "label"}
-    cycles: int  # cycles stopping there
-    total: int  # cycles that stopped short in all
-    others: list[tuple[str, int]] = field(default_factory=list)  # (stage label, cycles)
-    evidence: list[dict[str, Any]] = field(default_factory=list)  # file, line, time, text
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "stage": self.stage,
-            "cycles": self.cycles,
-            "stopped_cycles": self.total,
-            "other_stages": [{"stage": s, "cycles": n} for s, n in self.others],
-            "evidence": [{**e, "time": iso(e.get("time"))} for e in self.evidence],
-        }
-
-    def disagreement(self) -> str:
-        """ "" when all stopped cycles stop at one stage; else a clause saying where."""
-        if not self.others:
-            return ""
-        rest = ", ".join(f"{n} at {label}" for label, n in self.others)
-        return f"the start-up cycles disagree: {self.cycles} stop at {self.stage['label']}, {rest}"
 
 
 @dataclass
@@ -103,20 +72,39 @@ def _stage(finding: Finding | None) -> dict[str, Any] | None:
     return {key: finding.stage[key] for key in ("component", "step", "name")}
 
 
+def instance_verdicts(
+    instances: list[str], findings: list[Finding], facts: Facts, files: list[FileReport]
+) -> list[Verdict]:
+    """The verdict of each instance, in ``instances`` order (what they share computed once)."""
+    edges = frontiers(facts, instances)
+    seen, kinds = seen_by_instance(facts)
+    return [
+        instance_verdict(
+            i, findings, facts, files, edges.get(i), (seen.get(i, set()), kinds.get(i, set()))
+        )
+        for i in instances
+    ]
+
+
 def instance_verdict(
-    instance: str, findings: list[Finding], facts: Facts, files: list[FileReport]
+    instance: str,
+    findings: list[Finding],
+    facts: Facts,
+    files: list[FileReport],
+    frontier: Frontier | None,
+    seen_kinds: tuple[set[str], set[str]],
 ) -> Verdict:
-    """The outcome, cause and sentence for one instance (see the module docstring)."""
+    """The outcome, cause and sentence for one instance (see the module docstring), given its
+    frontier and the event names and log kinds its logs gave (see azdiag.frontier)."""
     workflow = facts.workflow
     cycles = facts.cycles.filter(pl.col("instance") == instance).sort("cycle")
     mine = [f for f in findings if f.instance == instance]
-    stopped = _stopped_cycles(cycles)
-    frontier = _frontier(instance, stopped, facts)
+    stopped = stopped_cycles(cycles)
     causes = [f for f in mine if f.rule.severity in CAUSE_SEVERITIES]
     warnings = [f for f in mine if f.rule.severity == "warning"]
     last = cycles.row(-1, named=True) if cycles.height else None
     ready = last is not None and last["outcome"] == "ready"
-    seen, kinds = _seen(facts, instance)
+    seen, kinds = seen_kinds
     top = _top(causes, frontier)
     reached = frontier.stage["id"] if frontier else (last["last_stage"] if last else None)
     if top is not None and top.values.get("stage_order", 99) != 99:
@@ -224,92 +212,6 @@ def overall_verdict(verdicts: list[Verdict]) -> Verdict:
         top.frontier,
         top.completeness,
     )
-
-
-def _stopped_cycles(cycles: pl.DataFrame) -> pl.DataFrame:
-    """Cycles that failed or hung, and a last cycle that never reached Ready. The lines before
-    the first start the logs show (cycle 0, a fragment) count only when they are all there is."""
-    if cycles.height == 0:
-        return cycles
-    if cycles.height > 1:
-        cycles = cycles.filter(pl.col("observed_start"))
-    is_last = pl.col("cycle") == pl.col("cycle").max()
-    never_ready = is_last & pl.col("ready_at").is_null()
-    return cycles.filter(pl.col("outcome").is_in(_STOPPED) | never_ready)
-
-
-def _frontier(instance: str, stopped: pl.DataFrame, facts: Facts) -> Frontier | None:
-    """Where the stopped cycles stop: the most common furthest stage (ties: the latest's)."""
-    if stopped.height == 0:
-        return None
-    workflow = facts.workflow
-    reached = [s or "" for s in stopped["last_stage"].to_list()]
-    counts = Counter(reached)
-    latest = reached[-1]
-    top = max(counts, key=lambda s: (counts[s], s == latest))
-    labels = {s.id: s.label for s in workflow.stages.values()}
-    stage = workflow.stage_dict(top or None)
-    stage["label"] = labels.get(top, "an unknown stage") if top else "an unknown stage"
-    others = [
-        (labels.get(s, "an unknown stage") if s else "an unknown stage", n)
-        for s, n in counts.most_common()
-        if s != top
-    ]
-    cycle = int(stopped.filter(pl.col("last_stage").fill_null("") == top)["cycle"][-1])
-    evidence = _evidence_at(facts, instance, cycle, top or None)
-    return Frontier(stage, counts[top], stopped.height, others, evidence)
-
-
-def _evidence_at(
-    facts: Facts, instance: str, cycle: int, stage: str | None
-) -> list[dict[str, Any]]:
-    """The most telling lines of ``cycle`` at ``stage``: error or exception lines from the
-    first line of the stage on (no function-exit traces), else the last lines of the stage."""
-    events = facts.events.lazy().filter(
-        (pl.col("instance").cast(pl.String) == instance) & (pl.col("cycle") == cycle)
-    )
-    rows = events.select(
-        pl.col("file").cast(pl.String),
-        "line",
-        "time",
-        pl.col("message").cast(pl.String).str.split("\n").list.first().alias("text"),
-        pl.col("stage").cast(pl.String),
-        pl.col("level").cast(pl.String),
-        pl.col("event").cast(pl.String),
-    ).collect()
-    if rows.height == 0:
-        return []
-    if stage is not None:
-        at = rows.with_row_index("_i").filter(pl.col("stage") == stage)
-        start = int(at["_i"][0]) if at.height else 0
-        window = rows.slice(start)
-    else:
-        window = rows
-    trace = pl.col("event").fill_null("") == "trace"
-    errors = window.filter(
-        ~trace
-        & (
-            pl.col("level").is_in(["error", "critical"]).fill_null(False)
-            | pl.col("text").str.contains(r"Exception\b").fill_null(False)
-        )
-    )
-    chosen = errors if errors.height else window.filter(pl.col("stage") == stage)
-    if chosen.height == 0:
-        chosen = window
-    # most telling first: the first error lines, or the stage's last lines, newest first
-    chosen = chosen.head(_FRONTIER_LINES) if errors.height else chosen.tail(_FRONTIER_LINES)[::-1]
-    return chosen.select("file", "line", "time", "text").to_dicts()
-
-
-def _seen(facts: Facts, instance: str) -> tuple[set[str], set[str]]:
-    """The event names and the log kinds that gave events, in ``instance``'s logs."""
-    events = facts.events
-    if events.height == 0:
-        return set(), set()
-    mine = pl.col("instance").cast(pl.String) == instance
-    kinds = events.lazy().filter(mine).select(pl.col("kind").cast(pl.String).unique()).collect()
-    names = facts.notable.filter(mine)["event"].cast(pl.String).unique().drop_nulls()
-    return {str(e) for e in names.to_list()}, {str(k) for k in kinds["kind"].drop_nulls()}
 
 
 def _top(findings: list[Finding], frontier: Frontier | None) -> Finding | None:
