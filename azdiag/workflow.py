@@ -61,6 +61,7 @@ class Workflow:
     planned_evidence: list[str]
     planned_window_seconds: float
     trust_mtime_within_seconds: float = 7 * 86400
+    repeated_reports: tuple[str, ...] = ()
     steps: list[dict[str, Any]] = field(default_factory=list)
 
     def stage(self, stage_id: str | None) -> Stage | None:
@@ -127,6 +128,7 @@ def load_workflow(folder: Path | None = None) -> Workflow:
         planned_evidence=list(cadence_raw.get("planned_evidence", [])),
         planned_window_seconds=float(cadence_raw.get("planned_window_seconds", 900)),
         trust_mtime_within_seconds=float(cycles.get("trust_mtime_within_seconds", 7 * 86400)),
+        repeated_reports=tuple(cycles.get("repeated_reports", ())),
         steps=list(stages_raw.get("steps", [])),
     )
 
