@@ -25,10 +25,6 @@ class Diagnosis:
             return None
         return max(self.findings, key=lambda f: f.rule.severity_rank).rule.severity
 
-    def worst_outcome(self) -> str:
-        """The outcome of most concern over the instances (azdiag.verdict.OUTCOMES)."""
-        return self.overall.outcome
-
     def reached(self, level: str) -> bool:
         """True when a finding's severity or the outcome reaches ``level`` of FAIL_LEVELS
         (``inconclusive`` is a level of its own, between warning and error)."""

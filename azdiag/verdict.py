@@ -120,7 +120,7 @@ def instance_verdict(
         summary = fill(top.rule.summary or DEFAULT_SUMMARY, top.values)
         if recovered:
             summary = f"{summary}; it recovered: the last start-up cycle reached Ready"
-        extra = [frontier.disagreement() if frontier else "", _missing(lacking)]
+        extra = [_where_they_stop(frontier, top), _missing(lacking)]
         return Verdict(
             instance,
             top,
@@ -131,7 +131,7 @@ def instance_verdict(
             completeness,
         )
     unexplained = [f for f in mine if f.groups]
-    if not ready or last is None or (stopped.height and stopped["cycle"][-1] == last["cycle"]):
+    if not ready:
         summary = _inconclusive(
             instance,
             cycles,
@@ -240,6 +240,21 @@ def _all_before(findings: list[Finding], ready_at: datetime | None) -> bool:
     if ready_at is None:
         return False
     return all(f.last_seen is not None and f.last_seen < ready_at for f in findings)
+
+
+def _where_they_stop(frontier: Frontier | None, top: Finding) -> str:
+    """Where the failing cycles stop, when it is not the finding's own stage; and whether the
+    cycles disagree."""
+    if frontier is None:
+        return ""
+    clauses = []
+    if frontier.stage["id"] not in (None, top.stage.get("id")):
+        clauses.append(
+            f"the start-up cycles that failed got as far as {frontier.stage['label']} "
+            f"({_code(frontier.stage)})"
+        )
+    clauses.append(frontier.disagreement())
+    return "; ".join(c for c in clauses if c)
 
 
 def _missing(lacking: str) -> str:
