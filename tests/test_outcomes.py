@@ -417,3 +417,19 @@ def test_now_on_the_command_line(input_a):
     assert data["verdict"]["scenario"] == "S02"
     bad = run("report", str(input_a), "--format", "json", "--now", "not a time")
     assert bad.exit_code == ExitStatus.USAGE
+
+
+def test_instances_that_disagree_are_said_to(tmp_path):
+    shutil.copytree(FIXTURES / "healthy", tmp_path / "WebRole1_IN_0")
+    shutil.copytree(FIXTURES / "S01", tmp_path / "WebRole1_IN_1")
+    diagnosis = diagnose(analyze(tmp_path), RULES)
+    assert [v.outcome for v in diagnosis.verdicts] == ["healthy", "failing"]
+    overall = diagnosis.overall
+    assert overall.outcome == "failing" and overall.instance == "WebRole1_IN_1"
+    assert overall.summary.endswith("Other instances: 1 healthy")
+
+
+def test_the_verdict_says_how_far_failing_cycles_got_when_not_the_findings_stage():
+    verdict = diagnose(analysed("S11"), RULES).verdicts[0]
+    assert verdict.finding.rule.id == "run-returned"
+    assert "the start-up cycles that failed got as far as Ready" in verdict.summary
