@@ -22,6 +22,7 @@ from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 from azdiag.collect import LogSource
+from azdiag.times import iso
 
 USER = "user"
 ARCHIVE = "archive"
@@ -32,6 +33,14 @@ UNKNOWN = "unknown"
 #: Sources that measure when the logs were taken (not only a lower bound of it).
 MEASURED = (USER, ARCHIVE, FILES)
 
+#: Where "now" comes from, in a few words (for rule placeholders).
+SOURCE_NAMES = {
+    USER: "given with --now",
+    ARCHIVE: "the archive's newest member time",
+    FILES: "the log files' newest modification time",
+    NEWEST_LINE: "the newest line of the logs",
+    UNKNOWN: "unknown",
+}
 _DESCRIPTIONS = {
     USER: "given with --now",
     ARCHIVE: "the newest modification time of the archive's log members",
@@ -62,8 +71,6 @@ class CollectionTime:
         return f"Collection time: {self.at:%Y-%m-%d %H:%M:%S} UTC, {_DESCRIPTIONS[self.source]}."
 
     def to_dict(self) -> dict[str, str | None]:
-        from azdiag.times import iso
-
         return {
             "at": iso(self.at),
             "source": self.source if self.at is not None else UNKNOWN,

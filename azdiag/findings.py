@@ -14,6 +14,7 @@ from typing import Any
 
 import polars as pl
 
+from azdiag.collection_time import SOURCE_NAMES
 from azdiag.conditions import ABSENT, Facts, evaluate
 from azdiag.rulebook import Rule, parse_duration
 
@@ -153,7 +154,7 @@ def _finding(rule: Rule, instance: str, hits: pl.DataFrame, facts: Facts) -> Fin
         component = _component_of_evidence(hits, stage_id) or None
     stage = workflow.stage_dict(stage_id, component)
     cycles = sorted({int(c) for c in hits["cycle"].drop_nulls().to_list()})
-    groups = _groups(hits, workflow)
+    groups = _groups(hits)
     count = sum(g["records"] for g in groups) if groups else hits.height
     values = {
         **{k: v for k, v in first.items() if v is not None},
@@ -171,7 +172,7 @@ def _finding(rule: Rule, instance: str, hits: pl.DataFrame, facts: Facts) -> Fin
         "stage_order": workflow.stage_orders.get(stage_id or "", 99),
         "title": rule.title,
         "collection_time": _hm(facts.now or facts.instance_ends.get(instance)),
-        "collection_time_source": _NOW_SOURCES.get(facts.now_source, facts.now_source),
+        "collection_time_source": SOURCE_NAMES.get(facts.now_source, facts.now_source),
     }
     return Finding(
         rule=rule,
@@ -190,11 +191,10 @@ def _finding(rule: Rule, instance: str, hits: pl.DataFrame, facts: Facts) -> Fin
     )
 
 
-def _groups(hits: pl.DataFrame, workflow: Any) -> list[dict[str, Any]]:
+def _groups(hits: pl.DataFrame) -> list[dict[str, Any]]:
     """Hits that are templates of lines (a ``template`` column), as report rows."""
     if "template" not in hits.columns:
         return []
-    labels = {s.id: s.label for s in workflow.stages.values()}
     return [
         {
             "template": row["template"],
@@ -202,7 +202,6 @@ def _groups(hits: pl.DataFrame, workflow: Any) -> list[dict[str, Any]]:
             "first": row["time"],
             "last": row.get("last_time"),
             "stage": row["stage"],
-            "stage_label": labels.get(row["stage"] or "", "unknown"),
             "lines": list(row.get("line_refs") or []),
         }
         for row in hits.sort("records", descending=True).iter_rows(named=True)
@@ -233,14 +232,6 @@ def _evidence(hits: pl.DataFrame) -> list[dict[str, Any]]:
     if len(rows) > 2:
         rows = [rows[0], rows[-1], *rows[1:-1]]
     return rows[:MAX_EVIDENCE]
-
-
-_NOW_SOURCES = {
-    "user": "given with --now",
-    "archive": "the archive's newest member time",
-    "files": "the log files' newest modification time",
-    "newest line": "the newest line of the logs",
-}
 
 
 class _Lenient(dict[str, str]):
