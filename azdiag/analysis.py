@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from azdiag.collection_time import CollectionTime, collection_time
 from azdiag.formats import FormatSet, load_formats
 from azdiag.ingest import Ingested, ingest
 from azdiag.timeline import Timeline, build_timeline
+from azdiag.workflow import load_workflow
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,6 +30,7 @@ class Analysis:
     ingested: Ingested
     timeline: Timeline
     formats: FormatSet
+    collection_time: CollectionTime
 
     @property
     def events(self) -> pl.DataFrame:
@@ -86,13 +89,31 @@ def analyze(
     *,
     tz: str = "UTC",
     format_dirs: tuple[Path, ...] | list[Path] = (),
+    now: datetime | None = None,
 ) -> Analysis:
-    """Read the collection at ``path`` and reconstruct its timeline."""
+    """Read the collection at ``path`` and reconstruct its timeline; ``now`` (aware) is when
+    the logs were taken, when known (see azdiag.collection_time)."""
     formats = load_formats(tuple(format_dirs))
-    return from_ingested(ingest(path, formats=formats, tz=tz), formats)
+    return from_ingested(ingest(path, formats=formats, tz=tz), formats, now=now)
 
 
-def from_ingested(ingested: Ingested, formats: FormatSet) -> Analysis:
-    """Reconstruct the timeline of an already ingested collection."""
-    timeline = build_timeline(ingested.events, formats, now=ingested.window[1])
-    return Analysis(ingested=ingested, timeline=timeline, formats=formats)
+def from_ingested(
+    ingested: Ingested, formats: FormatSet, *, now: datetime | None = None
+) -> Analysis:
+    """Reconstruct the timeline of an already ingested collection (``now`` as in analyze)."""
+    workflow = load_workflow()
+    taken = collection_time(
+        ingested.collection.sources,
+        ingested.window[1],
+        user=now,
+        tz=ingested.tz,
+        trust_mtime_within_seconds=workflow.trust_mtime_within_seconds,
+    )
+    timeline = build_timeline(
+        ingested.events,
+        formats,
+        now=taken.at,
+        measured_now=taken.at if taken.measured else None,
+        workflow=workflow,
+    )
+    return Analysis(ingested=ingested, timeline=timeline, formats=formats, collection_time=taken)

@@ -17,6 +17,8 @@ from azdiag import __version__
 from azdiag.exit_status import ExitStatus
 
 if TYPE_CHECKING:  # the CLI imports these lazily, inside the commands
+    from datetime import datetime
+
     from azdiag.analysis import Analysis
     from azdiag.formats import FormatSet
     from azdiag.ingest import Ingested
@@ -253,11 +255,13 @@ def timeline(
         click.echo(text, nl=False)
 
 
-def _analyze(path: Path, format_dirs: tuple[Path, ...], tz: str) -> Analysis:
+def _analyze(
+    path: Path, format_dirs: tuple[Path, ...], tz: str, now: datetime | None = None
+) -> Analysis:
     from azdiag.analysis import from_ingested
 
     formats = _load_formats(format_dirs)
-    return from_ingested(_ingest(path, formats, tz), formats)
+    return from_ingested(_ingest(path, formats, tz), formats, now=now)
 
 
 rules_option = click.option(
@@ -268,6 +272,9 @@ rules_option = click.option(
     help="Folder of extra rules (*.toml); same id replaces a shipped rule.",
 )
 _LEVELS = ("info", "warning", "error", "critical")
+#: --fail-on levels of report and triage: "inconclusive" (an instance whose outcome could not
+#: be told) is a level of its own, between warning and error (see diagnosis.FAIL_LEVELS)
+_FAIL_LEVELS = ("info", "warning", "inconclusive", "error", "critical")
 
 
 @main.command()
@@ -288,8 +295,16 @@ _LEVELS = ("info", "warning", "error", "critical")
 @click.option("--open", "open_browser", is_flag=True, help="Open the HTML report in a browser.")
 @click.option(
     "--fail-on",
-    type=click.Choice(_LEVELS),
-    help="Exit with 3 when a finding reaches this severity (for scripts).",
+    type=click.Choice(_FAIL_LEVELS),
+    help="Exit with 3 when a finding reaches this severity, or an instance is inconclusive "
+    "at 'inconclusive' or below; exit 5 when a higher level is asked and not reached but an "
+    "instance is inconclusive (for scripts).",
+)
+@click.option(
+    "--now",
+    "now_text",
+    help="When the logs were taken (e.g. '2024-03-14 10:30'; zone-less times are in --tz). "
+    "Default: the archive's or files' modification time, else the newest line.",
 )
 @click.option("--no-timestamp", is_flag=True, help="Leave out generated_at: byte-stable output.")
 @click.option("--redact", is_flag=True, help="Replace ids, addresses, thumbprints, users, tokens.")
@@ -311,6 +326,7 @@ def report(
     no_timestamp: bool,
     redact: bool,
     max_events: int,
+    now_text: str | None,
     rule_dirs: tuple[Path, ...],
     format_dirs: tuple[Path, ...],
     tz: str,
@@ -322,8 +338,14 @@ def report(
     target = output or ("azdiag-report.html" if output_format == "html" else "-")
     if target != "-" and _inside(Path(target), path):
         fail(f"{target}: will not write inside the input {path}", ExitStatus.USAGE)
+    from azdiag.times import parse_user_time
+
+    try:
+        now = parse_user_time(now_text, tz) if now_text else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--now") from exc
     rules = _load_rules(rule_dirs)
-    analysis = _analyze(path, format_dirs, tz)
+    analysis = _analyze(path, format_dirs, tz, now)
     diagnosis = diagnose(analysis, rules)
     text = render_report(
         analysis,
@@ -342,9 +364,10 @@ def report(
             import webbrowser
 
             webbrowser.open(Path(target).resolve().as_uri())
-    worst = diagnosis.worst_severity()
-    if fail_on and worst and _LEVELS.index(worst) >= _LEVELS.index(fail_on):
+    if fail_on and diagnosis.reached(fail_on):
         sys.exit(ExitStatus.FINDINGS)
+    if fail_on and "inconclusive" in diagnosis.levels():
+        sys.exit(ExitStatus.INCONCLUSIVE)
 
 
 def _inside(target: Path, source: Path) -> bool:
@@ -461,8 +484,9 @@ def rules_test(folder: Path | None) -> None:
 @click.option("--scheduler", help="Run on an existing Dask cluster, e.g. tcp://host:8786.")
 @click.option(
     "--fail-on",
-    type=click.Choice(_LEVELS),
-    help="Exit with 3 when a finding in any collection reaches this severity.",
+    type=click.Choice(_FAIL_LEVELS),
+    help="Exit with 3 when a finding in any collection reaches this severity (or an instance "
+    "is inconclusive, at 'inconclusive' or below); 5 when only inconclusive ones remain.",
 )
 @click.option("--resume", is_flag=True, help="Skip collections already done and unchanged.")
 @click.option(
@@ -534,6 +558,8 @@ def triage(
         sys.exit(ExitStatus.INPUT_ERROR)
     if fail_on and severity_reached(batch.analysed, fail_on):
         sys.exit(ExitStatus.FINDINGS)
+    if fail_on and severity_reached(batch.analysed, "inconclusive", exactly=True):
+        sys.exit(ExitStatus.INCONCLUSIVE)
     if failed:
         sys.exit(ExitStatus.PARTIAL)
 

@@ -10,6 +10,7 @@ fields, so a rule costs little even on millions of heartbeats.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
@@ -26,6 +27,12 @@ FREQUENT_EVENTS = ("heartbeat", "host_probe", "host_status", "status_check", "tr
 
 HIT_COLUMNS = ("instance", "time", "cycle", "file", "line", "text", "stage", "component")
 
+#: A boolean hit column: True when the hit stands for something that did not happen (no exit
+#: line, no end line): the engine keeps such hits only at their cycle's frontier (see
+#: azdiag.findings). ``sequence`` (expect absent) and open ``duration`` hits are marked by the
+#: engine; an ``sql`` query marks its own by returning this column.
+ABSENT = "absent"
+
 
 @dataclass
 class Facts:
@@ -37,6 +44,10 @@ class Facts:
     gaps: pl.DataFrame
     states: pl.DataFrame
     workflow: Workflow
+    #: when the logs were taken, when measured (--now, archive or file times; see
+    #: azdiag.collection_time), and where "now" comes from
+    now: datetime | None = None
+    now_source: str = "newest line"
 
     @cached_property
     def notable(self) -> pl.DataFrame:
@@ -48,7 +59,27 @@ class Facts:
 
     def prepare(self) -> None:
         """Compute what conditions share before rules run side by side."""
-        _ = self.notable, self.instance_ends
+        _ = self.notable, self.instance_ends, self.progress
+
+    @cached_property
+    def progress(self) -> pl.DataFrame:
+        """(instance, cycle, _at, _reached): each event that names a workflow stage, with its
+        time and the stage's order: what a cycle reached, and when."""
+        orders = self.workflow.stage_orders
+        return (
+            self.events.lazy()
+            .filter(pl.col("stage").is_not_null())
+            .select(
+                pl.col("instance").cast(pl.String),
+                pl.col("cycle").cast(pl.UInt32),
+                pl.col("time").alias("_at"),
+                pl.col("stage")
+                .cast(pl.String)
+                .replace_strict(orders, default=None, return_dtype=pl.Int32)
+                .alias("_reached"),
+            )
+            .collect()
+        )
 
     @cached_property
     def instance_ends(self) -> dict[str, Any]:
@@ -56,22 +87,29 @@ class Facts:
         if self.events.height == 0:
             return {}
         ends = self.events.group_by("instance").agg(pl.col("time").max())
-        return {str(i): t for i, t in ends.iter_rows()}
+        now = self.now
+        # the logs were taken at "now": what is open in an instance stays open until then
+        return {
+            str(i): (t if now is None or (t is not None and t >= now) else now)
+            for i, t in ends.iter_rows()
+        }
+
+
+#: The columns every hit has, with their types.
+HIT_SCHEMA: dict[str, Any] = {
+    "instance": pl.String,
+    "time": UTC_TIME,
+    "cycle": pl.UInt32,
+    "file": pl.String,
+    "line": pl.UInt32,
+    "text": pl.String,
+    "stage": pl.String,
+    "component": pl.String,
+}
 
 
 def empty_hits() -> pl.DataFrame:
-    return pl.DataFrame(
-        schema={
-            "instance": pl.String,
-            "time": UTC_TIME,
-            "cycle": pl.UInt32,
-            "file": pl.String,
-            "line": pl.UInt32,
-            "text": pl.String,
-            "stage": pl.String,
-            "component": pl.String,
-        }
-    )
+    return pl.DataFrame(schema=HIT_SCHEMA)
 
 
 def _table_hits(
@@ -199,7 +237,9 @@ def _sequence(condition: dict[str, Any], facts: Facts) -> pl.DataFrame:
         ends = facts.instance_ends
         end = pl.col("instance").replace_strict(ends, default=None, return_dtype=UTC_TIME)
         waited = (end - pl.col("time")).dt.total_seconds(fractional=True) >= within
-        hits = first.filter(~pl.col("_first").is_in(followed) & waited)
+        hits = first.filter(~pl.col("_first").is_in(followed) & waited).with_columns(
+            pl.lit(True).alias(ABSENT)
+        )
     return _at_least(hits.drop("_first"), int(condition.get("min_count", 1)))
 
 
@@ -282,6 +322,7 @@ def _duration(condition: dict[str, Any], facts: Facts) -> pl.DataFrame:
         .group_by(keys, maintain_order=True)
         .agg(pl.all().exclude("_end").first(), later.min().alias("_end"))
     )
+    joined = joined.with_columns(pl.col("_end").is_null().alias(ABSENT))
     if condition.get("open_ends_at_now", True):
         now = facts.instance_ends
         end_of = pl.col("instance").replace_strict(now, default=None, return_dtype=UTC_TIME)
@@ -353,7 +394,35 @@ def _sql(condition: dict[str, Any], facts: Facts) -> pl.DataFrame:
     for column, dtype in empty_hits().schema.items():
         if column not in result.columns:
             result = result.with_columns(pl.lit(None, dtype).alias(column))
+    if ABSENT in result.columns:
+        result = result.with_columns(pl.col(ABSENT).cast(pl.Boolean).fill_null(False))
     return result.with_columns(pl.col("instance").cast(pl.String))
+
+
+def _now(condition: dict[str, Any], facts: Facts) -> pl.DataFrame:
+    """One hit per instance when the collection's "now" comes from one of ``source`` (user,
+    archive, files, newest line): rules use it to say how sure a time-based inference is."""
+    wanted = condition["source"]
+    sources = [wanted] if isinstance(wanted, str) else list(wanted)
+    if facts.now_source not in sources or not facts.instance_ends:
+        return empty_hits()
+    ends = pl.DataFrame(
+        {"instance": list(facts.instance_ends), "time": list(facts.instance_ends.values())},
+        schema={"instance": pl.String, "time": UTC_TIME},
+    )
+    return _table_hits(
+        ends.with_columns(start=pl.col("time")),
+        pl.lit(f"the collection time comes from: {facts.now_source}"),
+        pl.lit(None, pl.String),
+        pl.lit(None, pl.String),
+    )
+
+
+def _unrecognised(condition: dict[str, Any], facts: Facts) -> pl.DataFrame:
+    """Error, critical and exception records no signature explains, one hit per template."""
+    from azdiag.unrecognised import unrecognised_templates  # it builds on this module
+
+    return unrecognised_templates(facts.events, facts.workflow, condition)
 
 
 _HANDLERS = {
@@ -364,4 +433,6 @@ _HANDLERS = {
     "duration": _duration,
     "state": _state,
     "sql": _sql,
+    "now": _now,
+    "unrecognised": _unrecognised,
 }

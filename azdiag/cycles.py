@@ -166,6 +166,7 @@ def build_cycles(
     # cycle or fail one (heartbeats and probes are the bulk and say nothing of progress)
     spans = (cycle_spans(events) if spans is None else spans).rename({"last": "_last_event"})
     failing = list({rule.event for rule in workflow.failures})
+    reports = list(workflow.repeated_reports)
     failing_sigs = details.filter(pl.col("failure"))["sig"].to_list()
     # event and stage stay categories (a string each only for the few hundred cycles)
     telling = (
@@ -198,7 +199,11 @@ def build_cycles(
             ready_time.min().alias("ready_at"),
             pl.col("event").filter(pl.col("_failure")).last().alias("failure_event"),
             pl.col("time").filter(pl.col("_failure")).last().alias("failure_at"),
-            pl.col("time").filter(pl.col("_order").is_not_null()).max().alias("last_progress"),
+            # a repeated report of a stage (the agent's status) shows it, but is no progress
+            pl.col("time")
+            .filter(pl.col("_order").is_not_null() & ~pl.col("event").is_in(reports))
+            .max()
+            .alias("last_progress"),
         )
         .with_columns(
             pl.col("opened_by", "failure_event").cast(pl.String),

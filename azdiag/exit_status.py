@@ -11,5 +11,6 @@ class ExitStatus(IntEnum):
     USAGE = 2  # bad command line (click's own code for usage errors)
     FINDINGS = 3  # --fail-on LEVEL was given and a finding reached LEVEL
     PARTIAL = 4  # triage: some collections could not be analysed
+    INCONCLUSIVE = 5  # --fail-on LEVEL was not reached, but an instance's outcome is inconclusive
     INTERNAL_ERROR = 70  # a bug in azdiag (EX_SOFTWARE): one line, --debug shows the traceback
     INTERRUPTED = 130  # Ctrl-C

@@ -14,7 +14,8 @@ from typing import Any
 
 import polars as pl
 
-from azdiag.conditions import Facts, evaluate
+from azdiag.collection_time import SOURCE_NAMES
+from azdiag.conditions import ABSENT, Facts, evaluate
 from azdiag.rulebook import Rule, parse_duration
 from azdiag.times import say_time
 
@@ -37,6 +38,11 @@ class Finding:
     explanation: str
     advice: str
     values: dict[str, Any] = field(default_factory=dict)  # placeholder values, for summaries
+    #: for rules whose hits are templates of lines (unrecognised errors): one dict per template
+    #: with template, records, first, last, stage, lines (see azdiag.unrecognised)
+    groups: list[dict[str, Any]] = field(default_factory=list)
+    #: True when the finding rests on something that did not happen (no end or exit line)
+    absent: bool = False
 
     @property
     def rank(self) -> tuple[int, int, int, int]:
@@ -123,12 +129,54 @@ def _apply_rule(rule: Rule, facts: Facts) -> list[Finding]:
         if hits.height == 0:
             break
         hits = _silence(hits, evaluate(condition, facts), condition)
+    hits = at_frontier(hits, rule, facts)
     if hits.height == 0:
         return []
     return [
         _finding(rule, str(instance), group.sort("time"), facts)
         for (instance,), group in hits.group_by("instance", maintain_order=True)
     ]
+
+
+def at_frontier(hits: pl.DataFrame, rule: Rule, facts: Facts) -> pl.DataFrame:
+    """``hits`` without the absence hits (``absent`` true) at a stage their cycle went past.
+
+    Progress is evidence: a cycle that reached a stage after a hit proves that the hit's stage
+    ended, so "never finished" or "never exited" can only be said at the furthest stage a cycle
+    reached (its frontier). Enforced here for every rule, shipped or not. A hit's stage is its
+    own (the stage of its event), else the rule's; a hit without a time is measured against its
+    cycle's furthest stage.
+    """
+    if hits.height == 0 or ABSENT not in hits.columns or "cycle" not in hits.columns:
+        return hits
+    orders = facts.workflow.stage_orders
+    stage = pl.col("stage").cast(pl.String)
+    if rule.stage:
+        stage = stage.fill_null(pl.lit(rule.stage))
+    numbered = hits.with_row_index("_hit").with_columns(
+        pl.col("instance").cast(pl.String),
+        pl.col("cycle").cast(pl.UInt32),
+        stage.replace_strict(orders, default=None, return_dtype=pl.Int32).alias("_order"),
+    )
+    absent = numbered.filter(pl.col(ABSENT).fill_null(False))
+    if absent.height == 0:
+        return hits
+    progress = facts.progress
+    after = (
+        absent.select("_hit", "instance", "cycle", "time")
+        .join(progress, on=["instance", "cycle"], how="inner")
+        .filter(pl.col("time").is_null() | (pl.col("_at") > pl.col("time")))
+        .group_by("_hit")
+        .agg(pl.col("_reached").max().alias("_after"))
+    )
+    went_past = absent.join(after, on="_hit", how="inner").filter(
+        (pl.col("_order") < pl.col("_after")).fill_null(False)
+    )["_hit"]
+    return (
+        numbered.filter(~pl.col("_hit").is_in(went_past.implode()))
+        .drop("_hit", "_order")
+        .with_columns(pl.col("instance").cast(hits.schema["instance"]))
+    )
 
 
 def _silence(hits: pl.DataFrame, quiet: pl.DataFrame, condition: dict[str, Any]) -> pl.DataFrame:
@@ -164,21 +212,26 @@ def _finding(rule: Rule, instance: str, hits: pl.DataFrame, facts: Facts) -> Fin
         component = _component_of_evidence(hits, stage_id) or None
     stage = workflow.stage_dict(stage_id, component)
     cycles = sorted({int(c) for c in hits["cycle"].drop_nulls().to_list()})
+    groups = _groups(hits)
+    count = sum(g["records"] for g in groups) if groups else hits.height
     values = {
         **{k: v for k, v in first.items() if v is not None},
         "time": say_time(first["time"]),
         "instance": instance,
         "role": instance.split("_IN_")[0],
-        "count": hits.height,
+        "count": count,
+        "templates": len(groups),
         "cycle_count": len(cycles),
         "first_seen": _hm(hits["time"].min()),
         "last_seen": _hm(hits["time"].max()),
         "stage_id": stage["id"],
-        "stage_name": stage["name"],
+        "stage_name": stage["name"] or "unknown",
         "component": stage["component"],
         "step": stage["step"],
         "stage_order": workflow.stage_orders.get(stage_id or "", 99),
         "title": rule.title,
+        "collection_time": _hm(facts.now or facts.instance_ends.get(instance)),
+        "collection_time_source": SOURCE_NAMES.get(facts.now_source, facts.now_source),
     }
     return Finding(
         rule=rule,
@@ -186,13 +239,32 @@ def _finding(rule: Rule, instance: str, hits: pl.DataFrame, facts: Facts) -> Fin
         stage=stage,
         first_seen=hits["time"].min(),  # type: ignore[arg-type]  # a datetime or None
         last_seen=hits["time"].max(),  # type: ignore[arg-type]
-        count=hits.height,
+        count=count,
         cycles=cycles,
         evidence=_evidence(hits),
         explanation=fill(rule.explanation, values),
         advice=fill(rule.advice, values),
         values=values,
+        groups=groups,
+        absent=bool(ABSENT in hits.columns and hits[ABSENT].fill_null(False).all()),
     )
+
+
+def _groups(hits: pl.DataFrame) -> list[dict[str, Any]]:
+    """Hits that are templates of lines (a ``template`` column), as report rows."""
+    if "template" not in hits.columns:
+        return []
+    return [
+        {
+            "template": row["template"],
+            "records": int(row.get("records") or 1),
+            "first": row["time"],
+            "last": row.get("last_time"),
+            "stage": row["stage"],
+            "lines": list(row.get("line_refs") or []),
+        }
+        for row in hits.sort("records", descending=True).iter_rows(named=True)
+    ]
 
 
 def _component_of_evidence(hits: pl.DataFrame, stage_id: str) -> str | None:

@@ -30,6 +30,9 @@ DEFAULT_INSTANCE = "instance"
 # "_IN_" is matched as written (upper case) so that words like "sign_in_2" are not taken.
 _INSTANCE = re.compile(r"(?<![A-Za-z0-9_-])([A-Za-z][A-Za-z0-9_-]*?)_IN_(\d+)(?!\d)")
 _DIAGNOSTIC_STORE = re.compile(r"^(?:.*\.)?([A-Za-z][A-Za-z0-9_-]*)\.DiagnosticStore$", re.I)
+# C:\Resources\Directory\<deployment>.<Role>\ (and temp\<deployment>.<Role>\RoleTemp): the
+# deployment id is 32 hex digits, which keeps ordinary dotted folder names out
+_DEPLOYMENT_ROLE = re.compile(r"^[0-9A-Fa-f]{32}\.([A-Za-z][A-Za-z0-9_-]*)$")
 _INSTANCE_NAME = re.compile(r"^(.+)_IN_\d+$")
 
 Instance = tuple[str, int]  # (role as written, instance number)
@@ -77,9 +80,9 @@ def instance_in_text(lines: list[str]) -> Instance | None:
 
 
 def role_in_path(parts: list[str]) -> str | None:
-    """The role a ``<Role>.DiagnosticStore`` folder of the path names."""
+    """The role a ``<Role>.DiagnosticStore`` or ``<deployment>.<Role>`` folder of the path names."""
     for part in reversed(parts[:-1]):
-        match = _DIAGNOSTIC_STORE.match(part)
+        match = _DIAGNOSTIC_STORE.match(part) or _DEPLOYMENT_ROLE.match(part)
         if match:
             return match.group(1)
     return None

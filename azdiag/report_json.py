@@ -39,12 +39,15 @@ def report_dict(analysis: Analysis, diagnosis: Diagnosis, *, timestamp: bool = T
             for s in ingested.collection.skipped
         ],
         "window": {"start": iso(start), "end": iso(end)},
+        "time": analysis.collection_time.to_dict(),
         "warnings": list(analysis.warnings),
     }
     report["instances"] = [
         {
             "id": verdict.instance,
             "role": (verdict.instance or "").split("_IN_")[0] or None,
+            "outcome": verdict.outcome,
+            "completeness": verdict.completeness.to_dict() if verdict.completeness else None,
             "cycles": _cycles(analysis.cycles, verdict.instance),
             "verdict": verdict.to_dict(),
         }
@@ -119,6 +122,18 @@ def finding_dict(finding: Finding) -> dict[str, Any]:
         "evidence": [
             {"file": e["file"], "line": e["line"], "time": iso(e["time"]), "text": e["text"]}
             for e in finding.evidence
+        ],
+        "absent": finding.absent,
+        "templates": [
+            {
+                "template": g["template"],
+                "records": g["records"],
+                "first": iso(g["first"]),
+                "last": iso(g["last"]),
+                "stage": g["stage"],
+                "lines": g["lines"],
+            }
+            for g in finding.groups
         ],
         "explanation": finding.explanation,
         "advice": finding.advice,

@@ -12,15 +12,21 @@ def render_markdown(model: dict[str, Any], *, max_cycles: int = 30) -> str:
         f"Collection window: {_when(model['window']['start'])} to {_when(model['window']['end'])} "
         f"(logs read as {model['time_zone']}; times in UTC).",
         "",
+        _collection_time(model),
+        "",
         "## Verdict",
         "",
         f"**{_escape(model['overall']['summary'])}**",
         "",
     ]
     for inst in model["instances"]:
+        verdict = inst["verdict"]
         out.append(
-            f"- **{inst['id']}** ({inst['severity']}): {_escape(inst['verdict']['summary'])}"
+            f"- **{inst['id']}** ({verdict.get('outcome', inst['severity'])}"
+            f"{'; ' + verdict['confidence'] + ' confidence' if verdict.get('confidence') else ''}):"
+            f" {_escape(verdict['summary'])}"
         )
+    out += ["", *_completeness(model["instances"])]
     out += ["", f"## Findings ({len(model['findings'])})", ""]
     for f in model["findings"]:
         stage = f["stage"]
@@ -37,6 +43,7 @@ def render_markdown(model: dict[str, Any], *, max_cycles: int = 30) -> str:
             "",
             f["advice"],
             "",
+            *_templates(f.get("templates") or []),
             "Evidence:",
             "",
             "```",
@@ -55,7 +62,7 @@ def render_markdown(model: dict[str, Any], *, max_cycles: int = 30) -> str:
         ]
         out += [
             f"| {c['cycle']} | {_when(c['start'])} | {c['outcome']} | {c['last_stage'] or '-'} "
-            f"| {c['seconds'] if c['seconds'] is None else round(c['seconds'], 1)} |"
+            f"| {'unknown' if c['seconds'] is None else round(c['seconds'], 1)} |"
             for c in cycles[-max_cycles:]
         ]
         if len(cycles) > max_cycles:
@@ -63,6 +70,38 @@ def render_markdown(model: dict[str, Any], *, max_cycles: int = 30) -> str:
         out.append("")
     out.append(f"_azdiag {model['tool']['version']}, {model['tool']['rules']} rules._")
     return "\n".join(out) + "\n"
+
+
+def _collection_time(model: dict[str, Any]) -> str:
+    time = model.get("collection_time") or {}
+    return time.get("description") or "Collection time: unknown."
+
+
+def _completeness(instances: list[dict[str, Any]]) -> list[str]:
+    """The logs each instance needs to be judged, and their status."""
+    out = ["## Logs needed to judge", ""]
+    for inst in instances:
+        complete = inst.get("completeness")
+        if not complete:
+            continue
+        needed = "; ".join(
+            f"{n['log']} ({', '.join(n['stages'])}): {n['status']}" for n in complete["needed"]
+        )
+        out.append(f"- **{inst['id']}** ({complete['role_type_name']}): {_escape(needed)}")
+    return out
+
+
+def _templates(templates: list[dict[str, Any]]) -> list[str]:
+    """Unrecognised error templates as a table."""
+    if not templates:
+        return []
+    rows = [
+        f"| `{t['template']}` | {t['records']} | {t['first'] or 'unknown'} | "
+        f"{t['last'] or 'unknown'} | {t['stage'] or 'unknown'} | {', '.join(t['lines'])} |"
+        for t in templates
+    ]
+    head = ["| template | lines | first | last | stage | where |", "|---|---|---|---|---|---|"]
+    return [*head, *rows, ""]
 
 
 def _evidence_line(item: dict[str, Any]) -> str:

@@ -52,6 +52,7 @@ def build_model(
         "input": ingested.input,
         "time_zone": ingested.tz,
         "window": {"start": iso(start), "end": iso(end)},
+        "collection_time": analysis.collection_time.to_dict(),
         "overall": diagnosis.overall.to_dict(),
         "instances": [_instance(v, diagnosis, analysis) for v in diagnosis.verdicts],
         "workflow": _workflow(),
@@ -111,7 +112,12 @@ def _instance(verdict: Any, diagnosis: Diagnosis, analysis: Analysis) -> dict[st
         "id": verdict.instance,
         "verdict": verdict.to_dict(),
         "finding": _finding_head(verdict.finding),
-        "severity": verdict.finding.rule.severity if verdict.finding else "ok",
+        # "ok" only for a healthy instance: an inconclusive one without a finding says so
+        "severity": verdict.finding.rule.severity
+        if verdict.finding
+        else ("ok" if verdict.outcome == "healthy" else verdict.outcome),
+        "outcome": verdict.outcome,
+        "completeness": verdict.completeness.to_dict() if verdict.completeness else None,
         "cycles": rows,
         "last_cycle": last,
         "failing_stage": verdict.finding.stage.get("id") if verdict.finding else None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from azdiag.diagnosis import facts_of
 from azdiag.findings import apply_rule
 from azdiag.resources import data_dir
 from azdiag.rulebook import Example, Rule
+from azdiag.times import parse_user_time
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,8 @@ def run_examples(rules: list[Rule]) -> list[ExampleResult]:
 
 def run_example(rule: Rule, example: Example) -> ExampleResult:
     try:
-        analysis = _fixture(example.fixture) if example.fixture else _inline(example)
+        now = parse_user_time(example.now) if example.now else None
+        analysis = _fixture(example.fixture, now) if example.fixture else _inline(example, now)
     except (OSError, ValueError) as exc:
         return ExampleResult(rule.id, example.name, example.fires, None, str(exc))
     fired = bool(apply_rule(rule, facts_of(analysis)))
@@ -53,20 +56,20 @@ def run_example(rule: Rule, example: Example) -> ExampleResult:
 
 
 @lru_cache(maxsize=64)
-def _fixture(name: str) -> Analysis:
+def _fixture(name: str, now: datetime | None = None) -> Analysis:
     path = data_dir("fixtures") / name
     if not path.exists():
         zipped = data_dir("fixtures") / "zips" / f"{name}.zip"
         if not zipped.exists():
             raise ValueError(f"fixture {name!r} not found in {data_dir('fixtures')}")
         path = zipped
-    return analyze(path)
+    return analyze(path, now=now)
 
 
-def _inline(example: Example) -> Analysis:
+def _inline(example: Example, now: datetime | None = None) -> Analysis:
     with tempfile.TemporaryDirectory(prefix="azdiag-example-") as folder:
         for name, text in example.files.items():
             target = Path(folder) / name
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text.lstrip("\n"), encoding="utf-8")
-        return analyze(folder)
+        return analyze(folder, now=now)

@@ -20,7 +20,17 @@ from azdiag.resources import data_dir
 
 SEVERITIES = ("info", "warning", "error", "critical")
 CONFIDENCES = ("low", "medium", "high")
-CONDITION_TYPES = ("match", "sequence", "repeat", "gap", "duration", "state", "sql")
+CONDITION_TYPES = (
+    "match",
+    "sequence",
+    "repeat",
+    "gap",
+    "duration",
+    "state",
+    "sql",
+    "now",
+    "unrecognised",
+)
 SCOPES = ("instance", "cycle", "before")
 
 #: Keys each condition type accepts (besides ``type``), so typos are caught at load time.
@@ -32,6 +42,8 @@ _CONDITION_KEYS: dict[str, set[str]] = {
     "duration": {"start", "end", "longer_than", "scope", "open_ends_at_now"},
     "state": {"state", "longer_than", "open"},
     "sql": {"query"},
+    "now": {"source"},
+    "unrecognised": {"levels", "text", "masks"},
 }
 _SELECTOR_KEYS = {"event", "kind", "stage", "level", "text", "where", "component"}
 _FIELD_TESTS = {"in", "not_in", "regex", "not_regex", "present"}
@@ -57,6 +69,7 @@ _REQUIRED = {
     "duration": {"start", "end", "longer_than"},
     "state": {"state"},
     "sql": {"query"},
+    "now": {"source"},
 }
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*$")
 
@@ -71,6 +84,7 @@ class Example:
     fires: bool
     fixture: str | None = None  # a bundled fixture collection, by name
     files: dict[str, str] = field(default_factory=dict)  # or inline log files, by file name
+    now: str | None = None  # the collection time, as --now would give it
 
 
 @dataclass(frozen=True)
@@ -249,4 +263,5 @@ def _example(raw: dict[str, Any], where: str) -> Example:
         fires=bool(raw["fires"]),
         fixture=raw.get("fixture"),
         files=dict(raw.get("files", {})),
+        now=str(raw["now"]) if raw.get("now") else None,
     )

@@ -54,6 +54,7 @@ def build_timeline(
     formats: FormatSet,
     *,
     now: datetime | None,
+    measured_now: datetime | None = None,
     workflow: Workflow | None = None,
     signatures: SignatureSet | None = None,
 ) -> Timeline:
@@ -75,9 +76,14 @@ def build_timeline(
 
     spans = cycle_spans(timed)
     ends = instance_ends(spans)
+    # the logs were taken at measured_now: a start-up cycle still open then was open until then
+    # (states and gaps keep to the logs' own lines: a file's silence after it is not measured)
+    cycle_ends = ends
+    if measured_now is not None:
+        cycle_ends = ends.with_columns(pl.max_horizontal("now", pl.lit(measured_now)))
     cycles = step(
         "cycles",
-        lambda: build_cycles(timed, details, workflow, ends, spans),
+        lambda: build_cycles(timed, details, workflow, cycle_ends, spans),
         pl.DataFrame(schema=CYCLE_SCHEMA),
     )
     no_warnings: list[str] = []
@@ -88,7 +94,7 @@ def build_timeline(
             "kept, classified and shown, but left out of the ordering, cycles, gaps, states and "
             "clock checks"
         )
-    if now is not None:
+    if now is not None and measured_now is None:
         warnings.append(
             f"'now' is the newest line of the collection ({now:%Y-%m-%d %H:%M:%S} UTC); for "
             "what is still open in an instance, the newest line of that instance's files"

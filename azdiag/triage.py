@@ -15,6 +15,7 @@ import os
 import re
 import tempfile
 import traceback
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,8 @@ class Result:
     verdict: dict[str, Any] = field(default_factory=dict)
     top_finding: str | None = None
     severity: str | None = None
+    outcome: str | None = None  # the outcome of most concern (verdict.OUTCOMES)
+    outcomes: dict[str, int] = field(default_factory=dict)  # instances per outcome
     findings: dict[str, int] = field(default_factory=dict)
     cycles: int = 0
     window: dict[str, str | None] = field(default_factory=dict)
@@ -181,6 +184,8 @@ def _analyse_into(task: Task, result: Result) -> None:
     result.verdict = diagnosis.overall.to_dict()
     result.top_finding = top.rule.title if top else None
     result.severity = diagnosis.worst_severity()
+    result.outcome = diagnosis.overall.outcome
+    result.outcomes = dict(Counter(v.outcome for v in diagnosis.verdicts))
     result.findings = {
         level: sum(f.rule.severity == level for f in diagnosis.findings)
         for level in ("critical", "error", "warning", "info")

@@ -16,6 +16,7 @@ CSV_COLUMNS = (
     "collection",
     "path",
     "instances",
+    "outcome",
     "severity",
     "scenario",
     "stage",
@@ -43,6 +44,7 @@ def row(result: Result) -> dict[str, Any]:
         "collection": result.name,
         "path": result.path,
         "instances": " ".join(result.instances),
+        "outcome": result.outcome or "",
         "severity": result.severity or ("" if result.error else "ok"),
         "scenario": verdict.get("scenario") or "",
         "stage": f"{stage['component']}/{stage['step']}" if stage else "",
@@ -65,7 +67,7 @@ def row(result: Result) -> dict[str, Any]:
 def groups(results: list[Result]) -> list[dict[str, Any]]:
     """'12 of 40 collections: S01 at G/7', most frequent first."""
     counted = Counter(
-        (row(r)["scenario"] or "no finding", row(r)["stage"]) for r in results if not r.error
+        (row(r)["scenario"] or _no_scenario(r), row(r)["stage"]) for r in results if not r.error
     )
     failed = sum(1 for r in results if r.error)
     out = [
@@ -75,6 +77,11 @@ def groups(results: list[Result]) -> list[dict[str, Any]]:
     if failed:
         out.append({"scenario": "not analysed", "stage": "", "count": failed})
     return out
+
+
+def _no_scenario(result: Result) -> str:
+    """The group of a collection without a scenario: inconclusive ones apart from the rest."""
+    return "inconclusive" if result.outcome == "inconclusive" else "no finding"
 
 
 def write_summaries(out: Path, results: list[Result]) -> None:

@@ -151,10 +151,20 @@ def _progress(total: int, done: int, show: bool) -> Callable[[Result | None], No
     return update
 
 
-def severity_reached(results: Iterable[Result], level: str) -> bool:
-    order = ("info", "warning", "error", "critical")
+def severity_reached(results: Iterable[Result], level: str, *, exactly: bool = False) -> bool:
+    """True when a collection reached ``level``: a finding's severity, or "inconclusive" (an
+    instance whose outcome could not be told; a level of its own between warning and error).
+    ``exactly``: that very level, not a higher one."""
+    order = ("info", "warning", "inconclusive", "error", "critical")
     wanted = order.index(level)
-    return any(r.severity and order.index(r.severity) >= wanted for r in results)
+    for result in results:
+        reached = [result.severity] if result.severity else []
+        if result.outcomes.get("inconclusive"):
+            reached.append("inconclusive")
+        levels = [order.index(x) for x in reached]
+        if any(x == wanted if exactly else x >= wanted for x in levels):
+            return True
+    return False
 
 
 def tasks_for(collections: list[tuple[str, str]], out: Path, **options: Any) -> list[Task]:

@@ -60,6 +60,8 @@ class Workflow:
     cadences: list[Cadence]
     planned_evidence: list[str]
     planned_window_seconds: float
+    trust_mtime_within_seconds: float = 7 * 86400
+    repeated_reports: tuple[str, ...] = ()
     steps: list[dict[str, Any]] = field(default_factory=list)
 
     def stage(self, stage_id: str | None) -> Stage | None:
@@ -125,6 +127,8 @@ def load_workflow(folder: Path | None = None) -> Workflow:
         cadences=cadences,
         planned_evidence=list(cadence_raw.get("planned_evidence", [])),
         planned_window_seconds=float(cadence_raw.get("planned_window_seconds", 900)),
+        trust_mtime_within_seconds=float(cycles.get("trust_mtime_within_seconds", 7 * 86400)),
+        repeated_reports=tuple(cycles.get("repeated_reports", ())),
         steps=list(stages_raw.get("steps", [])),
     )
 

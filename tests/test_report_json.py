@@ -26,7 +26,14 @@ ROW = re.compile(r"^\|\s*`([a-z_][a-z_\[\].]*)`\s*\|\s*([a-z ]+?)\s*\|")
 JSON_TYPES = {"string", "integer", "number", "boolean", "array", "object", "null"}
 
 # Fixtures whose reports together show every key and both sides of every "or null".
-SAMPLES = ("S01", "S22", "healthy", "multi-instance", "zips/S01.zip")
+SAMPLES = (
+    "S01",
+    "S22",
+    "healthy",
+    "multi-instance",
+    "zips/S01.zip",
+    str(ROOT / "tests" / "data" / "inconclusive"),  # frontier disagreement, error templates
+)
 
 
 @cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from azdiag.analysis import analyze
@@ -235,3 +236,103 @@ fires = true
     )
     (result,) = run_examples([rule])
     assert not result.passed and "should fire" in str(result)
+
+
+# -- progress is evidence: absence inferences only at a cycle's frontier ----------------------
+
+#: One start-up cycle of a full-IIS web role that started every stage's work and never logged
+#: its end (no pass end, no task exit, no OnStart completion), yet went on to call Run(): every
+#: stage before Run is proven finished by the progress after it. Taken two hours later.
+PAST_EVERY_STAGE = {
+    "WaAppAgent.log": (
+        "[00000012] [03/14/2024 09:00:00.00] [INFO]  WindowsAzureGuestAgent starting. "
+        "Version 2.7.1\n"
+        "[00000012] [03/14/2024 09:00:00.50] [INFO]  Starting WaHostBootstrapper for "
+        "WebRole1_IN_0\n"
+    ),
+    "WaHostBootstrapper.log": boot(
+        ("09:00:01.000", "INFO ", "Bootstrapper starting. Version 2.7.41491.1010."),
+        ("09:00:02.000", "INFO ", 'Executing "E:\\base\\x64\\IISConfigurator.exe" /clean'),
+        (
+            "09:00:05.000",
+            "INFO ",
+            'Executing Startup Task type=0 rolemodule=Diagnostics cmd="E:\\plugins\\Diagnostics'
+            '\\DiagnosticsAgent.exe /blockStartup"',
+        ),
+        ("09:00:06.000", "INFO ", 'Executing Startup Task type=0 rolemodule=(null) cmd="a.cmd"'),
+        ("09:00:07.000", "INFO ", 'Executing "a.cmd" .'),
+        ("09:00:10.000", "INFO ", 'Executing "E:\\base\\x64\\IISConfigurator.exe" /start'),
+        ("09:00:20.000", "INFO ", "Starting host process E:\\base\\x64\\WaIISHost.exe."),
+    ),
+    "IISConfigurator.log": (
+        "IISConfigurator Information: 0 : [03/14/24 09:00:02.50] Started iisconfigurator with "
+        "args /clean\n"
+        "IISConfigurator Information: 0 : [03/14/24 09:00:10.50] Started iisconfigurator with "
+        "args /start\n"
+    ),
+    "WaIISHost.log": (
+        "WaIISHost Information: 0 : [03/14/24 09:00:30.00] Role entrypoint . "
+        "CALLING   OnStart(): W.R\n"
+        "WaIISHost Information: 0 : [03/14/24 09:00:40.00] Role entrypoint . CALLING   Run(): W.R\n"
+    ),
+}
+
+
+def test_no_rule_draws_an_absence_finding_at_a_stage_its_cycle_went_past(tmp_path):
+    """Every shipped rule, stripped of its own ``unless`` guards so that only the engine's check
+    stands between an absence and a finding: none is drawn before the cycle's frontier."""
+    from dataclasses import replace
+
+    from azdiag.conditions import ABSENT
+    from azdiag.times import parse_user_time
+
+    root = collection(tmp_path, **PAST_EVERY_STAGE)
+    facts = facts_of(analyze(root, now=parse_user_time("2024-03-14 11:00")))
+    orders = load_workflow().stage_orders
+    (cycle,) = facts.cycles.filter(pl.col("observed_start")).iter_rows(named=True)
+    assert cycle["last_stage"] == "run" and cycle["outcome"] == "hung"
+    frontier = orders["run"]
+    would = set()  # rules whose raw hits hold an absence before the frontier (the check acts)
+    for rule in RULES:
+        raw = evaluate(rule.when, facts)
+        if ABSENT in raw.columns and raw.height:
+            stages = raw["stage"].fill_null(rule.stage or "").to_list()
+            if any(
+                orders.get(s, 99) < frontier for s, a in zip(stages, raw[ABSENT], strict=True) if a
+            ):
+                would.add(rule.id)
+        for finding in apply_rule(replace(rule, unless=()), facts):
+            if finding.absent:
+                stage = finding.stage["id"]
+                assert orders.get(stage, 99) >= frontier, (rule.id, finding.explanation)
+    # the check is what silences them (a test that cannot fail proves nothing)
+    assert {"startup-task-hangs", "iis-configurator-pass-fails"} <= would
+
+
+def test_the_frontier_check_applies_to_rules_that_are_not_shipped(tmp_path):
+    from azdiag.times import parse_user_time
+
+    rule = load_one(
+        tmp_path,
+        rule_toml(
+            'type = "sequence"\nfirst = { event = "task_start" }\nthen = { event = "task_exit" }\n'
+            'same = ["cmd"]\nexpect = "absent"\nwithin = "10m"',
+            extra='stage = "startup_tasks"',
+        ),
+    )
+    now = parse_user_time("2024-03-14 11:00")
+    past = facts_of(analyze(collection(tmp_path / "past", **PAST_EVERY_STAGE), now=now))
+    assert apply_rule(rule, past) == []
+    stuck_files = {
+        "WaHostBootstrapper.log": boot(
+            ("09:00:01.000", "INFO ", "Bootstrapper starting. Version 2.7.41491.1010."),
+            (
+                "09:00:06.000",
+                "INFO ",
+                'Executing Startup Task type=0 rolemodule=(null) cmd="a.cmd"',
+            ),
+        )
+    }
+    stuck = facts_of(analyze(collection(tmp_path / "stuck", **stuck_files), now=now))
+    (finding,) = apply_rule(rule, stuck)
+    assert finding.absent and finding.values["cmd"] == "a.cmd"

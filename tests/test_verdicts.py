@@ -35,6 +35,8 @@ FAILING = {
 }
 #: baseline scenarios: reported, but no root cause
 BASELINE = {"S19", "S23", "healthy", "healthy-worker", "zip-healthy"}
+#: failing scenarios whose role recovers (Ready again after the failure) or only warns
+DEGRADED = {"S18", "S20b"}
 
 
 @pytest.mark.parametrize("name", sorted(FAILING))
@@ -46,12 +48,14 @@ def test_verdict_names_the_scenario_and_its_stage(name):
     assert data["scenario"] == truth["failures"][0], f"{name}: {verdict.summary}"
     assert (data["stage"]["component"], data["stage"]["step"]) == FAILING[name], verdict.summary
     assert verdict.instance in verdict.summary
+    assert data["outcome"] == ("degraded" if name in DEGRADED else "failing"), verdict.summary
 
 
 @pytest.mark.parametrize("name", sorted(BASELINE))
 def test_baselines_have_no_root_cause_but_are_reported(name):
     diagnosis = diagnose(analysed(name), RULES)
     assert diagnosis.overall.finding is None, diagnosis.overall.summary
+    assert diagnosis.overall.outcome == "healthy", diagnosis.overall.summary
     assert all(f.rule.severity == "info" for f in diagnosis.findings)
     if name in ("S19", "S23"):
         scenarios = {f.rule.scenario for f in diagnosis.findings}
