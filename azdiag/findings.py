@@ -295,11 +295,14 @@ def _evidence(hits: pl.DataFrame) -> list[dict[str, Any]]:
 
 class _Lenient(dict[str, str]):
     def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
+        # a field the evidence did not give (an untimed or quoted line, an unknown wording):
+        # said in words, never "{assembly}" in a verdict
+        return "unknown"
 
 
 def fill(template: str, values: dict[str, Any]) -> str:
-    """``template`` with ``{name}`` replaced by ``values[name]``; unknown names stay as written."""
+    """``template`` with ``{name}`` replaced by ``values[name]``; a name without a value reads
+    "unknown"."""
     safe = _Lenient({k: _text(v) for k, v in values.items()})
     try:
         return string.Formatter().vformat(template, (), safe)

@@ -209,8 +209,10 @@ def test_unless_scopes(tmp_path):
         assert (apply_rule(rule, facts) == []) == silenced, scope
 
 
-def test_placeholders_unknown_names_stay_visible():
-    assert fill("{a} and {b}", {"a": 1}) == "1 and {b}"
+def test_placeholders_without_a_value_read_unknown():
+    # an untimed or quoted line may lack a field a summary names: never "{assembly}" in a verdict
+    assert fill("{a} and {b}", {"a": 1}) == "1 and unknown"
+    assert fill("since {first_seen}", {"first_seen": None}) == "since unknown"
     assert fill("{a!x}", {"a": 1}) == "{a!x}"  # a bad format spec never breaks a report
 
 
