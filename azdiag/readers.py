@@ -20,8 +20,13 @@ if TYPE_CHECKING:  # collect imports this module to sniff
     from azdiag.formats import LogFormat
 
 #: reader name -> the format ids it serves, found by content when a file's name says nothing
-SNIFFED_FORMATS = {"evtx": "windows-eventlog", "xml": "windows-eventlog", "csv": "windows-eventlog",
-                   "w3svc": "iis-w3svc", "httperr": "iis-httperr"}  # fmt: skip
+SNIFFED_FORMATS = {
+    "evtx": "windows-eventlog",
+    "xml": "windows-eventlog",
+    "csv": "windows-eventlog",
+    "w3svc": "iis-w3svc",
+    "httperr": "iis-httperr",
+}
 
 
 @dataclass
