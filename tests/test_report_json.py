@@ -22,11 +22,11 @@ from azdiag.exit_status import ExitStatus
 from tests.conftest import FIXTURES, ROOT
 
 DOC = ROOT / "docs" / "report-json.md"
-ROW = re.compile(r"^\|\s*`([a-z_][a-z_\[\].]*)`\s*\|\s*([a-z ]+?)\s*\|")
+ROW = re.compile(r"^\|\s*`([a-z_][a-z0-9_\[\].]*)`\s*\|\s*([a-z ]+?)\s*\|")
 JSON_TYPES = {"string", "integer", "number", "boolean", "array", "object", "null"}
 
 # Fixtures whose reports together show every key and both sides of every "or null".
-SAMPLES = ("S01", "S22", "healthy", "multi-instance", "zips/S01.zip")
+SAMPLES = ("S01", "S22", "healthy", "multi-instance", "zips/S01.zip", "S15")
 
 
 @cache
