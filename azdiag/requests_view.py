@@ -8,6 +8,7 @@ bounded whatever the collection: a month of minutes is binned to at most ``MAX_P
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import polars as pl
@@ -120,3 +121,62 @@ def event_records(analysis: Analysis, cap: int = MAX_EVENT_RECORDS) -> list[dict
             }
         )
     return out
+
+
+#: Width of the request chart in SVG units (the page scales it).
+CHART_WIDTH = 1000
+#: Colours of the role states in the request chart (the timeline's swatches' hues).
+STATE_COLOURS = {"Ready": "#2e7d32", "Busy": "#f9a825", "Recycling": "#c62828"}
+
+
+def traffic_chart(analysis: Analysis) -> list[dict[str, Any]]:
+    """``traffic`` laid out for the HTML report: per instance, bars (x, width, heights in SVG
+    units of a 1000 x 100 box) of requests served, 5xx answers and requests HTTP.sys refused,
+    and the role's state periods under them, over the collection's window."""
+    start, end = analysis.ingested.window
+    if start is None or end is None:
+        return []
+    span = max((end - start).total_seconds(), 1.0)
+
+    def x(value: Any) -> float:
+        return round(min(max((value - start).total_seconds() / span, 0.0), 1.0) * CHART_WIDTH, 2)
+
+    charts = []
+    for item in traffic(analysis):
+        width = max(item["bin_minutes"] * 60 / span * CHART_WIDTH, 0.5)
+        top = max((p["requests"] + p["refused"] for p in item["points"]), default=0) or 1
+        bars = []
+        for p in item["points"]:
+            when = datetime.fromisoformat(p["time"].replace("Z", "+00:00"))
+            ok, bad, refused = p["requests"] - p["http_5xx"], p["http_5xx"], p["refused"]
+            bars.append(
+                {
+                    "x": x(when),
+                    "w": round(width, 2),
+                    "ok": round(ok / top * 100, 2),
+                    "bad": round(bad / top * 100, 2),
+                    "refused": round(refused / top * 100, 2),
+                    "title": f"{p['time'][:16]}Z: {p['requests']} served, {bad} 5xx, "
+                    f"{refused} refused by HTTP.sys",
+                }
+            )
+        states = analysis.states.filter(pl.col("instance") == item["instance"])
+        bands = [
+            {
+                "x": x(row["start"]),
+                "w": round(max(x(row["end"] or end) - x(row["start"]), 0.5), 2),
+                "state": row["state"],
+                "colour": STATE_COLOURS.get(row["state"], "#9e9e9e"),
+            }
+            for row in states.iter_rows(named=True)
+        ]
+        charts.append(
+            {
+                **item,
+                "peak": top,
+                "bars": bars,
+                "states": bands,
+                "window": [iso(start), iso(end)],
+            }
+        )
+    return charts
