@@ -276,9 +276,11 @@ def _load(
 
 
 def _cover(report: FileReport, coverage: Coverage) -> None:
-    """Counts of the original file (records, request lines), not of the text made from it."""
+    """Counts of the original file (event records, IIS log lines), not of the text made from
+    it: every understood record or line counts as a record."""
     report.lines = coverage.lines
     report.unparsed_lines = coverage.unread
+    report.records = coverage.lines - coverage.unread
     report.continuation_lines = 0
     understood = coverage.lines - coverage.unread
     report.parsed_ratio = round(understood / coverage.lines, 6) if coverage.lines else 0.0
