@@ -155,6 +155,8 @@ def read_evtx(data: bytes) -> ReadEvents:
         try:
             parser = PyEvtxParser(io.BytesIO(data), number_of_threads=1, skip_errors=True)
             for item in parser.records():
+                if not isinstance(item, dict):
+                    continue
                 try:
                     records.append(_from_xml(ET.fromstring(item["data"])))
                 except (ET.ParseError, EventLogError, KeyError) as exc:
@@ -242,7 +244,8 @@ def _from_xml(event: ET.Element) -> EventRecord:
         raise EventLogError("an <Event> without TimeCreated/SystemTime or EventID")
     execution = child("Execution")
     level = child("Level")
-    level_number = int(level.text) if level is not None and (level.text or "").isdigit() else 4
+    level_text = (level.text or "") if level is not None else ""
+    level_number = int(level_text) if level_text.isdigit() else 4
     name = ""
     if provider is not None:
         name = provider.get("EventSourceName") or provider.get("Name") or ""

@@ -33,7 +33,6 @@ W3C_COLUMNS = ("date", "time", "s-sitename", "sc-status", "time-taken")
 HTTPERR_COLUMNS = ("date", "time", "sc-status", "s-reason", "s-queuename")
 #: How many reasons an HTTPERR minute names.
 TOP_REASONS = 3
-_FIELDS = re.compile(rb"^#Fields:[ \t]*(.*?)\r?$", re.MULTILINE)
 _W3C_HEAD = (
     b"#Software: Microsoft Internet Information Services",
     b"#Software: Microsoft HTTP API",
@@ -65,47 +64,72 @@ def sniff(head: bytes) -> str | None:
 def summarise(data: bytes, kind: str) -> Summary:
     """Summarise one W3C log (``kind`` ``"w3svc"`` or ``"httperr"``) per minute.
 
-    ``data`` is the file as UTF-8 text. A file with no ``#Fields`` line gives no minutes and
-    counts every non-directive line as unread. Raises nothing for bad lines.
+    ``data`` is the file as UTF-8 text. Lines that are not under a ``#Fields`` directive, or
+    whose date and time do not read, are counted as unread (with up to 5 examples). Raises
+    nothing for bad lines.
     """
     wanted = HTTPERR_COLUMNS if kind == "httperr" else W3C_COLUMNS
     total = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
-    frames, unread, examples = [], 0, []
-    for names, start, block in _blocks(data):
+    blocks = _blocks(data)
+    preamble = data[: blocks[0][3]] if blocks else data
+    unread = _request_like(preamble)
+    examples = _bad_examples(preamble, 1, 5) if unread else []
+    frames: list[pl.DataFrame] = []
+    for names, first_line, block, _ in blocks:
         frame, bad = _read_block(block, names, wanted)
         unread += bad
         if bad and len(examples) < 5:
-            examples += _bad_examples(block, names, start, 5 - len(examples))
+            examples += _bad_examples(block, first_line, 5 - len(examples))
         if frame is not None:
             frames.append(frame)
-    directives = sum(1 for line in data.splitlines() if line.startswith(b"#"))
     if not frames:
-        return Summary(kind, b"", total, 0, total - directives, examples)
+        return Summary(kind, b"", total, 0, unread, examples)
     requests = pl.concat(frames, how="diagonal_relaxed")
     minutes = _per_minute(requests, kind)
     return Summary(kind, minutes, total, requests.height, unread, examples)
 
 
-def _blocks(data: bytes) -> list[tuple[list[str], int, bytes]]:
-    """(field names, 1-based line number of the block's first line, the block's lines) for each
-    run of lines under one ``#Fields`` directive (IIS writes them again after each restart)."""
-    found = list(_FIELDS.finditer(data))
+def _blocks(data: bytes) -> list[tuple[list[str], int, bytes, int]]:
+    """(field names, 1-based line number of the block's first line, the block's lines, the
+    directive's offset) for each run of lines under one ``#Fields`` directive (IIS writes them
+    again after each restart). Found with ``bytes.find``: no per-line work."""
+    starts = [0] if data.startswith(b"#Fields:") else []
+    at = data.find(b"\n#Fields:")
+    while at >= 0:
+        starts.append(at + 1)
+        at = data.find(b"\n#Fields:", at + 1)
     blocks = []
-    for index, match in enumerate(found):
-        end = found[index + 1].start() if index + 1 < len(found) else len(data)
-        names = match.group(1).decode("ascii", "replace").split()
-        start = data.count(b"\n", 0, match.end()) + 2
-        blocks.append((names, start, data[match.end() : end].lstrip(b"\r\n")))
+    for index, start in enumerate(starts):
+        line_end = data.find(b"\n", start)
+        line_end = len(data) if line_end < 0 else line_end
+        end = starts[index + 1] if index + 1 < len(starts) else len(data)
+        names = data[start + len(b"#Fields:") : line_end].decode("ascii", "replace").split()
+        first_line = data.count(b"\n", 0, line_end) + 2
+        blocks.append((names, first_line, data[line_end + 1 : end], start))
     return blocks
+
+
+def _request_like(text: bytes) -> int:
+    """Lines of ``text`` that are neither empty nor directives (counted with ``bytes.count``;
+    runs of several empty lines count as one)."""
+    lines = text.count(b"\n") + (0 if text.endswith(b"\n") or not text else 1)
+    directives = text.count(b"\n#") + text.startswith(b"#")
+    empty = text.count(b"\n\n") + text.count(b"\n\r\n") + text.startswith((b"\n", b"\r\n"))
+    return max(lines - directives - empty, 0)
+
+
+#: A W3C date and time, as they must be for a line to be a request.
+_DATE, _TIME = r"^\d{4}-\d{2}-\d{2}$", r"^\d{2}:\d{2}:\d{2}"
 
 
 def _read_block(
     block: bytes, names: list[str], wanted: tuple[str, ...]
 ) -> tuple[pl.DataFrame | None, int]:
-    """The block's requests (time and the wanted columns, as text) and its unreadable lines."""
+    """The block's requests (the wanted columns as text, and ``minute`` ``YYYY-MM-DD HH:MM``)
+    and the count of its lines that are not requests."""
     present = [n for n in wanted if n in names]
     if "date" not in present or "time" not in present or not block.strip(b"#\r\n \t"):
-        return None, sum(1 for line in block.splitlines() if line and not line.startswith(b"#"))
+        return None, _request_like(block)
     indices = [names.index(n) for n in present]
     frame = pl.read_csv(
         io.BytesIO(block),
@@ -118,12 +142,14 @@ def _read_block(
         truncate_ragged_lines=True,
     )
     frame = frame.rename(dict(zip(frame.columns, present, strict=True)))
-    stamp = pl.concat_str("date", pl.lit(" "), "time").str.strptime(
-        pl.Datetime("us", "UTC"), "%Y-%m-%d %H:%M:%S", strict=False
+    # the minute as text: the 1440 keys of a day are parsed once, after the group-by
+    # every line but directives (the reader skips them) and empty lines (all-null rows)
+    rows = frame.height - frame["date"].null_count()
+    readable = pl.col("date").str.contains(_DATE) & pl.col("time").str.contains(_TIME)
+    frame = frame.filter(readable.fill_null(False)).with_columns(
+        minute=pl.concat_str("date", pl.lit(" "), pl.col("time").str.slice(0, 5))
     )
-    frame = frame.with_columns(at=stamp)
-    bad = int(frame["at"].null_count())
-    return frame.filter(pl.col("at").is_not_null()), bad
+    return frame, rows - frame.height
 
 
 def _per_minute(requests: pl.DataFrame, kind: str) -> bytes:
@@ -155,13 +181,7 @@ def _per_minute(requests: pl.DataFrame, kind: str) -> bytes:
     site = "HTTPERR" if kind == "httperr" else None
     if site is None and "s-sitename" in requests.columns:
         aggregations.append(pl.col("s-sitename").drop_nulls().first().alias("_site"))
-    minutes = (
-        requests.lazy()
-        .group_by(pl.col("at").dt.truncate("1m").alias("minute"))
-        .agg(aggregations)
-        .sort("minute")
-        .collect()
-    )
+    minutes = requests.lazy().group_by("minute").agg(aggregations).sort("minute").collect()
     if kind == "httperr" and "s-reason" in requests.columns:
         minutes = minutes.join(_top_reasons(requests), on="minute", how="left")
     lines = []
@@ -172,7 +192,8 @@ def _per_minute(requests: pl.DataFrame, kind: str) -> bytes:
         parts = [f"{c}={'-' if row[c] is None else row[c]}" for c in counters]
         if "_reasons" in row:
             parts.append(f"reasons={row['_reasons'] or '-'}")
-        lines.append(f"{row['minute']:%Y-%m-%dT%H:%M:%S}Z {level} {name} {' '.join(parts)}\n")
+        stamp = row["minute"].replace(" ", "T")
+        lines.append(f"{stamp}:00Z {level} {name} {' '.join(parts)}\n")
     return "".join(lines).encode("utf-8")
 
 
@@ -181,7 +202,7 @@ def _top_reasons(requests: pl.DataFrame) -> pl.DataFrame:
     return (
         requests.lazy()
         .filter(pl.col("s-reason").is_not_null() & (pl.col("s-reason") != "-"))
-        .group_by(pl.col("at").dt.truncate("1m").alias("minute"), "s-reason")
+        .group_by("minute", "s-reason")
         .len()
         .sort(["minute", "len", "s-reason"], descending=[False, True, False])
         .group_by("minute", maintain_order=True)
@@ -192,14 +213,14 @@ def _top_reasons(requests: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _bad_examples(block: bytes, names: list[str], start: int, limit: int) -> list[tuple[int, str]]:
-    """Up to ``limit`` lines of a block that are not requests (only called when some are)."""
+def _bad_examples(block: bytes, first_line: int, limit: int) -> list[tuple[int, str]]:
+    """Up to ``limit`` lines of ``block`` that are not requests (only called when some are)."""
     found = []
-    stamp = re.compile(rb"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} ")
+    stamp = re.compile(rb"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
     for offset, line in enumerate(block.splitlines()):
-        if not line or line.startswith(b"#") or stamp.match(line):
+        if not line.strip() or line.startswith(b"#") or stamp.match(line):
             continue
-        found.append((start + offset, line.decode("utf-8", "replace")[:200]))
+        found.append((first_line + offset, line.decode("utf-8", "replace")[:200]))
         if len(found) >= limit:
             break
     return found

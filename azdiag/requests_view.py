@@ -57,7 +57,9 @@ def traffic(analysis: Analysis) -> list[dict[str, Any]]:
     )
     out = []
     for (instance,), mine in rows.sort("instance").group_by("instance", maintain_order=True):
-        span = (mine["time"].max() - mine["time"].min()).total_seconds() / 60  # type: ignore[operator]
+        first, last = mine["time"].min(), mine["time"].max()
+        assert isinstance(first, datetime) and isinstance(last, datetime)
+        span = (last - first).total_seconds() / 60
         width = next((b for b in BIN_MINUTES if span / b < MAX_POINTS), BIN_MINUTES[-1])
         served = pl.col("kind") == W3SVC
         binned = (
