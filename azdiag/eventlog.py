@@ -25,12 +25,13 @@ import io
 import re
 import warnings
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from dateutil import parser as dateparser
 
+from azdiag.decode import decode
 from azdiag.times import iso
 
 #: Windows level numbers (``System/Level``) and their words; 0 ("LogAlways") reads as information.
@@ -130,8 +131,6 @@ def read(data: bytes, text: str | None = None) -> ReadEvents:
     if form == "evtx":
         return read_evtx(data)
     if text is None:
-        from azdiag.decode import decode
-
         text = decode(data).text
     if form == "xml" or text.lstrip().startswith("<"):
         return read_xml(text)
@@ -340,8 +339,3 @@ def _clean(text: str) -> str:
 def _token(value: str) -> str:
     """A channel or provider name fit for its place in the line (no brackets, no line ends)."""
     return re.sub(r"[\[\]\r\n\t]+", " ", value).strip() or "-"
-
-
-def render(records: Iterable[EventRecord]) -> str:
-    """Records (in the order given) as canonical text: what the simulator writes to test."""
-    return "".join(r.lines() for r in records)
