@@ -31,6 +31,7 @@ from azdiag.instances import (
     place,
     role_in_path,
 )
+from azdiag.readers import sniff as sniff_reader
 
 __all__ = ["CollectError", "Collection", "Limits", "LogSource", "SkippedItem", "discover"]
 
@@ -251,6 +252,10 @@ class _Builder:
             return
         if not head:
             self.skip(entry.display, "empty", "empty file: nothing to parse")
+            return
+        by_reader = sniff_reader(head)  # event and IIS logs: read by azdiag.readers
+        if by_reader:
+            self._accept(entry, parts, by_reader, "sniff", head)
             return
         lines = sniff_head(head)
         by_content = _category_by_content(head, lines)

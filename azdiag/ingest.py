@@ -19,6 +19,7 @@ from azdiag.collect import Collection, Limits, LogSource, discover
 from azdiag.formats import FormatSet, LogFormat, load_formats
 from azdiag.frames import with_aligned
 from azdiag.parse import RECORD_SCHEMA, FileStats, parse_batch
+from azdiag.readers import Coverage, load
 from azdiag.times import iso
 
 #: Columns of the events table, in order.
@@ -246,7 +247,7 @@ def _parse(
     tz: str,
 ) -> pl.DataFrame | None:
     """Decode and parse one batch; a file that cannot be read is reported, not fatal."""
-    texts, ids = _load(batch, sources, reports)
+    texts, ids, coverage = _load(batch, sources, reports)
     if not texts:
         return None
     try:
@@ -257,27 +258,51 @@ def _parse(
         return None
     for file_id, item in zip(ids, stats, strict=True):
         _fill_counts(reports[file_id], item)
+        if file_id in coverage:
+            _cover(reports[file_id], coverage[file_id])
     ranks = pl.Series([rank[i] for i in ids], dtype=pl.UInt32)
     return records.with_columns(file=pl.lit(ranks).gather(pl.col("file"))).drop("header", "_du")
 
 
 def _load(
     batch: _Batch, sources: list[LogSource], reports: list[FileReport]
-) -> tuple[list[bytes], list[int]]:
-    """The decoded texts of a batch and their file ids (only the list holds the texts)."""
-    texts, ids = [], []
+) -> tuple[list[bytes], list[int], dict[int, Coverage]]:
+    """The decoded texts of a batch, their file ids (only the list holds the texts) and, for
+    files a reader turned into text (event and IIS logs), what of the original it covered."""
+    texts, ids, coverage = [], [], {}
     for file_id in batch.file_ids:
         report = reports[file_id]
         try:
-            decoded = sources[file_id].load()
+            loaded = load(sources[file_id], batch.fmt)
         except Exception as exc:  # one bad file must not stop the others; its row says why
             report.error = f"{type(exc).__name__}: {exc}"
             continue
+        decoded = loaded.decoded
+        if loaded.coverage is not None:
+            coverage[file_id] = loaded.coverage
         report.encoding = decoded.encoding
         report.warnings += decoded.warnings
         texts.append(decoded.data)
         ids.append(file_id)
-    return texts, ids
+    return texts, ids, coverage
+
+
+def _cover(report: FileReport, coverage: Coverage) -> None:
+    """Counts of the original file (event records, IIS log lines), not of the text made from
+    it: every understood record or line counts as a record."""
+    report.lines = coverage.lines
+    report.unparsed_lines = coverage.unread
+    report.records = coverage.lines - coverage.unread
+    report.continuation_lines = 0
+    # every understood record or line carries its own time; what was not read is no record
+    report.timed_records = report.records
+    report.unparsed_records = report.inherited_time_records = report.untimed_records = 0
+    report.glued_records = 0
+    understood = coverage.lines - coverage.unread
+    report.parsed_ratio = round(understood / coverage.lines, 6) if coverage.lines else 0.0
+    report.unparsed_examples = coverage.examples[:5]
+    if coverage.unread:
+        report.warnings.append(coverage.note)
 
 
 def _fill_counts(report: FileReport, parsed: FileStats) -> None:

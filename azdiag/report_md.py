@@ -68,6 +68,7 @@ def render_markdown(model: dict[str, Any], *, max_cycles: int = 30) -> str:
         if len(cycles) > max_cycles:
             out.append(f"\n(the last {max_cycles} of {len(cycles)} cycles)")
         out.append("")
+    out += _traffic(model.get("traffic") or [])
     out.append(f"_azdiag {model['tool']['version']}, {model['tool']['rules']} rules._")
     return "\n".join(out) + "\n"
 
@@ -102,6 +103,21 @@ def _templates(templates: list[dict[str, Any]]) -> list[str]:
     ]
     head = ["| template | lines | first | last | stage | where |", "|---|---|---|---|---|---|"]
     return [*head, *rows, ""]
+
+
+def _traffic(charts: list[dict[str, Any]]) -> list[str]:
+    """Totals of the IIS logs per instance (the HTML report draws them against the states)."""
+    if not charts:
+        return []
+    out = ["## Requests (IIS logs)", ""]
+    for t in charts:
+        n = t["totals"]
+        out.append(
+            f"- **{t['instance']}**: {n['requests']} request(s) served, {n['http_5xx']} with 5xx "
+            f"({n['http_500']} × 500, {n['http_503']} × 503); {n['refused']} refused by HTTP.sys "
+            f"({n['refused_503']} × 503); peak {t['peak']} per {t['bin_minutes']}-minute bin"
+        )
+    return [*out, ""]
 
 
 def _evidence_line(item: dict[str, Any]) -> str:

@@ -17,6 +17,7 @@ from azdiag.analysis import Analysis
 from azdiag.diagnosis import Diagnosis
 from azdiag.findings import Finding
 from azdiag.report_json import finding_dict
+from azdiag.requests_view import traffic_chart
 from azdiag.times import iso
 from azdiag.workflow import load_workflow
 
@@ -31,7 +32,16 @@ MESSAGE_CHARS = 240
 #: Lines of context around each evidence line.
 CONTEXT_LINES = 2
 #: Events that say "still alive" rather than "something happened": binned, never listed first.
-ROUTINE_EVENTS = ("heartbeat", "host_probe", "host_status", "status_check", "trace", "state")
+ROUTINE_EVENTS = (
+    "heartbeat",
+    "host_probe",
+    "host_status",
+    "status_check",
+    "trace",
+    "state",
+    "http_minute",  # IIS minutes: the request chart shows them; only erroneous ones are listed
+    "httperr_minute",
+)
 
 LEVELS = ("debug", "info", "warning", "error", "critical")
 
@@ -58,6 +68,7 @@ def build_model(
         "workflow": _workflow(),
         "findings": [_finding(f, analysis) for f in diagnosis.findings],
         "timeline": _timeline(analysis, diagnosis, start, end),
+        "traffic": traffic_chart(analysis),  # IIS logs: azdiag/requests_view.py
         "events": _events(analysis, max_events),
         "inventory": _inventory(analysis),
         "warnings": list(analysis.warnings),

@@ -241,12 +241,10 @@ def test_other_files_are_listed_with_their_category(tmp_path: Path, formats: Fak
     collection = discover(tmp_path, formats)
     categories = {k: v[0] for k, v in skipped(collection).items()}
     assert categories == {
-        "EventLogs/Windows Azure.evtx": "windows-event-log",
-        "EventLogs/System.evtx.renamed": "windows-event-log",
+        "EventLogs/Windows Azure.evtx": "windows-event-log",  # these formats know no names
         "etw/trace.etl": "etw-trace",
         "LogFiles/W3SVC1/u_ex240314.log": "iis-log",
         "LogFiles/HTTPERR/httperr1.log": "iis-log",
-        "iis/access.txt": "iis-log",
         "Config/abc.abc.WebRole1_IN_0.3.xml": "config-xml",
         "approot/RoleModel.xml": "config-xml",
         "ServiceConfiguration.cscfg": "config-xml",
@@ -257,7 +255,13 @@ def test_other_files_are_listed_with_their_category(tmp_path: Path, formats: Fak
         "Logs/WaIISHost.log": "empty",
         "__MACOSX/._WaAppAgent.log": "os-metadata",
     }
-    assert [s.display for s in collection.sources] == ["Logs/WaAppAgent.log"]
+    # event and IIS logs are known by their content too (read by azdiag.readers)
+    found = {s.display: s.format_id for s in collection.sources}
+    assert found == {
+        "Logs/WaAppAgent.log": "waappagent",
+        "EventLogs/System.evtx.renamed": "windows-eventlog",
+        "iis/access.txt": "iis-w3svc",
+    }
     assert collection.skipped == sorted(collection.skipped, key=lambda s: s.display)
 
 

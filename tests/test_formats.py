@@ -58,7 +58,9 @@ def test_every_documented_log_kind_has_a_format():
         ("WaHostBootstrapper.log.old2", "wahostbootstrapper"),
         ("WaHostBootstrapper_20240314T092940.log", "wahostbootstrapper"),
         ("notes.txt", None),
-        ("u_ex240314.log", None),
+        ("u_ex240314.log", "iis-w3svc"),
+        ("httperr1.log", "iis-httperr"),
+        ("System.evtx", "windows-eventlog"),
     ],
 )
 def test_file_names_select_the_format(name, kind):

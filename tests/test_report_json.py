@@ -22,7 +22,7 @@ from azdiag.exit_status import ExitStatus
 from tests.conftest import FIXTURES, ROOT
 
 DOC = ROOT / "docs" / "report-json.md"
-ROW = re.compile(r"^\|\s*`([a-z_][a-z_\[\].]*)`\s*\|\s*([a-z ]+?)\s*\|")
+ROW = re.compile(r"^\|\s*`([a-z_][a-z0-9_\[\].]*)`\s*\|\s*([a-z ]+?)\s*\|")
 JSON_TYPES = {"string", "integer", "number", "boolean", "array", "object", "null"}
 
 # Fixtures whose reports together show every key and both sides of every "or null".
@@ -32,6 +32,7 @@ SAMPLES = (
     "healthy",
     "multi-instance",
     "zips/S01.zip",
+    "S15",
     str(ROOT / "tests" / "data" / "inconclusive"),  # frontier disagreement, error templates
 )
 

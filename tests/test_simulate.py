@@ -71,9 +71,13 @@ def _gen_files(root: Path) -> list[Path]:
     return [p for p in root.rglob("WaHostBootstrapper*") if p.is_file()]
 
 
+W3C_LINE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} ")
+
+
 def test_catalogue_names() -> None:
     expected = {"healthy", "healthy-worker", "S01", "S02", "S03", "S06", "S07", "S08", "S09"}
     expected |= {"S10", "S11", "S12", "S13", "S16", "S17", "S18", "S19", "S20", "S20b"}
+    expected |= {"S12-applog", "S14", "S15", "S19-user32"}  # with event and IIS logs
     assert set(SCENARIOS) == expected | {"S22", "S23"}
 
 
@@ -141,6 +145,7 @@ def test_manifest_matches_files_and_lines_are_well_formed(
             "onstart",
             "run",
             "ready",
+            "serve",
         )
         for c in inst.cycles
     )
@@ -148,6 +153,10 @@ def test_manifest_matches_files_and_lines_are_well_formed(
     assert inst.bootstrapper_generations == sum(c.generation is not None for c in inst.cycles)
     for path in root.rglob("*.log*"):
         lines = _lines(path)
+        if "LogFiles" in path.parts:  # IIS logs: W3C directives, then one request per line
+            assert lines[0].startswith("#Software: Microsoft"), path
+            assert all(x.startswith("#") or W3C_LINE.match(x) for x in lines), path
+            continue
         good = sum(any(h.match(x) for h in HEADERS) or bool(CONTINUATION.match(x)) for x in lines)
         assert lines and good / len(lines) >= 0.99, path
         assert any(h.match(lines[0]) for h in HEADERS), path

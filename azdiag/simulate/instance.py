@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from random import Random
 
 from azdiag.simulate import messages as m
+from azdiag.simulate.eventlogs import SimEvent
 from azdiag.simulate.fills import AgentWindow, HostRun
 from azdiag.simulate.logs import ISO, ISO_FRAC, NO_THREAD, NORMAL, ONE_SPACE, LogFile
 from azdiag.simulate.model import Scenario
@@ -84,6 +85,11 @@ class InstanceSim:
         self.agent_starts: list[tuple[int, str]] = []
         self.planned_stops: list[int] = []
         self.thumb = "".join(self.rng.choice("0123456789ABCDEF") for _ in range(40))
+        # event logs and IIS logs, for the scenarios that write them (simulate/eventlogs.py)
+        self.events: list[SimEvent] = []
+        self.azure_channel = False  # derive the Windows Azure channel from the bootstrapper
+        self.requests: list[tuple[int, str, int, int]] = []  # (t, uri, status, ms)
+        self.http_errors: list[tuple[int, int, str]] = []  # (t, status, reason)
         self.tid_main = 12
 
     # -- small helpers -------------------------------------------------------------------

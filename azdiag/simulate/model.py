@@ -23,6 +23,7 @@ STAGES = (
     "onstart",
     "run",
     "ready",
+    "serve",  # after Ready: w3wp serving (WAS and w3wp events)
 )
 #: How a cycle ended: reached Ready, failed (recycled), hung, or still running at collection end.
 OUTCOMES = ("ready", "failed", "hung", "running")

@@ -12,6 +12,7 @@ from pathlib import Path
 from random import Random
 from typing import BinaryIO
 
+from azdiag.simulate import eventlogs as ev
 from azdiag.simulate import messages as m
 from azdiag.simulate import timefmt as tf
 from azdiag.simulate.fills import AgentFill, HostCheckFill, ProbeFill
@@ -151,8 +152,7 @@ def write_instance(sim: InstanceSim, sink: Sink, folder: str) -> InstanceManifes
     for v in sim.configs:
         xml = m.config_xml(sim.dep, sim.role, sim.iid, v, _config_settings(sim, v))
         sink.write_bytes(f"{pre}Config/{sim.config_name(v)}", xml.encode("utf-8"))
-    evtx = b"ElfFile\x00" + bytes(Random(sim.seed).randrange(256) for _ in range(56))
-    sink.write_bytes(f"{pre}WindowsAzure/Windows Azure.evtx", evtx)
+    _write_event_and_iis_logs(sim, sink, pre)
 
     return InstanceManifest(
         name=sim.iid,
@@ -167,6 +167,32 @@ def write_instance(sim: InstanceSim, sink: Sink, folder: str) -> InstanceManifes
         files=sink.files[first:],
         lines=lines,
     )
+
+
+def _write_event_and_iis_logs(sim: InstanceSim, sink: Sink, pre: str) -> None:
+    """Event logs (XML and CSV exports) and IIS logs, for the scenarios that have them."""
+    computer = ev.computer_name(sim.seed)
+    events = list(sim.events)
+    if sim.azure_channel:
+        boot = [(r.t, r.msg) for g in sim.gens for r in g.log.recs]
+        events += ev.azure_channel([t for t, _ in sim.agent_starts], boot)
+    channels = {
+        "Application": ("EventLogs/Application.xml", False),
+        "Windows Azure": ("EventLogs/Windows Azure.xml", True),
+    }
+    for channel in sorted({e.channel for e in events}):
+        chosen = [e for e in events if e.channel == channel]
+        if channel in channels:
+            rel, rendered = channels[channel]
+            text = ev.xml_export(chosen, computer, rendered=rendered)
+        else:
+            rel, text = f"EventLogs/{channel}.csv", ev.csv_export(chosen, computer)
+        sink.write_bytes(pre + rel, text.encode("utf-8"))
+    for name, text in ev.w3svc_days(sim.requests, "W3SVC1").items():
+        sink.write_bytes(f"{pre}{sim.store}/LogFiles/W3SVC1/{name}", text.encode("ascii"))
+    if sim.http_errors:
+        text = ev.httperr_log(sim.http_errors, f"{sim.iid}_Web")
+        sink.write_bytes(f"{pre}LogFiles/HTTPERR/httperr1.log", text.encode("ascii"))
 
 
 def _cycle(c: CycleRec, names: list[str], sim: InstanceSim) -> Cycle:

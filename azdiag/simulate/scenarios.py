@@ -7,6 +7,7 @@ window for failure runs (raised to the scenario's ``min_hours``).
 
 from __future__ import annotations
 
+from azdiag.simulate import eventlogs as ev
 from azdiag.simulate import messages as m
 from azdiag.simulate import timefmt as tf
 from azdiag.simulate.cycle import CycleSpec, agent_trouble, container_fail, run_cycle
@@ -156,6 +157,90 @@ def s23(sim: InstanceSim, hours: int) -> None:
     run_cycle(sim, t + sim.r(3, 10))
 
 
+def _traffic(
+    sim: InstanceSim, start: int, end: int, status: int = 200, every: tuple[float, float] = (2, 6)
+) -> None:
+    """Requests served by IIS (W3SVC log) from ``start`` to ``end``: the load balancer's probe
+    and some pages."""
+    t = start + sim.r(*every)
+    while t < end:
+        uri = sim.rng.choice(("/", "/", "/health", "/api/orders", "/content/site.css"))
+        taken = int(sim.rng.lognormvariate(3, 0.8)) if status < 500 else sim.rng.randrange(5, 40)
+        sim.requests.append((t, uri, status, taken))
+        t += sim.r(*every)
+
+
+def _refused(sim: InstanceSim, start: int, end: int, status: int, reason: str) -> None:
+    """Requests HTTP.sys answers itself (HTTPERR log) from ``start`` to ``end``."""
+    t = start + sim.r(2, 6)
+    while t < end:
+        sim.http_errors.append((t, status, reason))
+        t += sim.r(2, 6)
+
+
+def _ready_at(sim: InstanceSim) -> int:
+    ready = [c.ready_at for c in sim.cycles if c.ready_at is not None]
+    return ready[-1] if ready else sim.end
+
+
+def s12_applog(sim: InstanceSim, hours: int) -> None:
+    """S12 whose cause is in the Application log: .NET Runtime 1026 + Application Error 1000
+    for each death of the host process; the Windows Azure channel shows the steps."""
+    _host_loop("silent", (5, 15))(sim, hours)
+    frames = (f"{sim.entry}..cctor()", f"{sim.entry}.OnStart()")
+    for run in sim.host_runs:
+        if run.end < sim.end:
+            sim.events += ev.clr_crash(
+                run.end - 40, sim.exe, "System.TypeInitializationException", frames
+            )
+    sim.azure_channel = True
+
+
+def s14(sim: InstanceSim, hours: int) -> None:
+    """Ready, but HTTP.sys answers 503 to every request: no W3SVC lines at all."""
+    healthy(sim, hours)
+    _refused(sim, _ready_at(sim), sim.end, 503, "N/A")
+    sim.azure_channel = True
+
+
+def s15(sim: InstanceSim, hours: int) -> None:
+    """Ready and serving, then w3wp crashes five times in a few minutes and WAS disables the
+    AppPool (rapid-fail protection): from then on HTTP.sys answers 503 AppOffline."""
+    healthy(sim, hours)
+    ready = _ready_at(sim)
+    bad = ready + int((sim.end - ready) * 0.4)
+    _traffic(sim, ready, bad)
+    pool = f"{sim.dep[:8]}-{sim.dep[8:12]}-{sim.dep[12:16]}-{sim.dep[16:20]}-{sim.dep[20:]}"
+    t = bad
+    for _ in range(5):
+        pid = 4000 + sim.rng.randrange(4000)
+        sim.events += ev.clr_crash(
+            t,
+            "w3wp.exe",
+            "System.StackOverflowException",
+            ("Contoso.Web.Cache.Get(System.String)",),
+        )
+        sim.events.append(ev.was_event(t + 400, 5009, pool, pid))
+        _traffic(sim, t - 20_000, t, status=500, every=(1, 3))
+        t += sim.r(30, 55)
+    sim.events.append(ev.was_event(t, 5002, pool, 0))
+    _refused(sim, t, sim.end, 503, "AppOffline")
+    sim.cycles[-1].stage = "serve"  # the cycle went on to serve requests (WAS, w3wp events)
+    sim.azure_channel = True
+
+
+def s19_user32(sim: InstanceSim, hours: int) -> None:
+    """S19 with the System log: USER32 1074 shows the guest agent initiating the restart."""
+    sim.end = sim.t0 + hours
+    _healthy_start(sim)
+    t = sim.t0 + int(hours * 0.45)
+    _traffic(sim, _ready_at(sim), t)
+    sim.events.append(ev.agent_shutdown(t + sim.r(0.5, 2), ev.computer_name(sim.seed)))
+    run_cycle(sim, _planned_restart(sim, t, (150, 390), "Guest agent update", m.AGENT_V2))
+    _traffic(sim, _ready_at(sim), sim.end)
+    sim.azure_channel = True
+
+
 def bench(sim: InstanceSim, hours: int) -> None:
     """Weeks of mostly healthy running with episodes: bad configs, restarts, a VM hang."""
     sim.end = sim.t0 + hours
@@ -228,7 +313,16 @@ SCENARIOS: dict[str, Scenario] = {
             min_hours=0.1,
             host_encoding="utf-16",
         ),
+        _sc(
+            "S12-applog",
+            "Silent crash loop of the host process, its cause in the Application log",
+            s12_applog,
+            min_hours=0.1,
+            failures=("S12",),
+        ),
         _sc("S13", "IISConfigurator failure", s13, min_hours=0.5, iis_encoding="utf-8-sig"),
+        _sc("S14", "Ready, but HTTP.sys answers 503", s14, min_hours=0.25),
+        _sc("S15", "AppPool crash and rapid-fail protection", s15, min_hours=0.5),
         _sc("S16", "Guest agent cannot start the role", s16, "worker", min_hours=0.1),
         _sc("S17", "Guest agent unhealthy", s17, min_hours=0.1, iso_share=0.01, no_thread_lines=2),
         _sc(
@@ -239,6 +333,13 @@ SCENARIOS: dict[str, Scenario] = {
             iso_share=0.01,
         ),
         _sc("S19", "Planned platform restart", s19, min_hours=0.5, iso_share=0.01),
+        _sc(
+            "S19-user32",
+            "Planned platform restart confirmed by USER32 1074 in the System log",
+            s19_user32,
+            min_hours=0.5,
+            failures=("S19",),
+        ),
         _sc("S20", "Diagnostics plugin blocks startup", s20, min_hours=1.0),
         _sc("S20b", "Startup slower than 30 minutes", s20b, min_hours=1.25),
         _sc("S22", "Busy while processes run", s22, min_hours=0.5, host_style="block"),
