@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
+import textwrap
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -80,6 +82,8 @@ def _environment() -> Environment:
     env.filters["markdown"] = _markdown
     env.filters["short_time"] = _short_time
     env.filters["seconds"] = _seconds
+    env.filters["wrap_lines"] = _wrap_lines
+    env.filters["slug"] = _slug
     return env
 
 
@@ -102,7 +106,7 @@ def _markdown(text: str | None) -> Markup:
 
 def _short_time(value: str | None) -> str:
     if not value:
-        return "—"
+        return "no time"
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -112,9 +116,19 @@ def _short_time(value: str | None) -> str:
 
 def _seconds(value: float | None) -> str:
     if value is None:
-        return "—"
+        return "unknown duration"
     if value < 120:
         return f"{value:.1f} s"
     if value < 7200:
         return f"{value / 60:.1f} min"
     return f"{value / 3600:.1f} h"
+
+
+def _wrap_lines(text: str | None, width: int) -> list[str]:
+    """``text`` cut at spaces into lines of at most ``width`` characters (SVG does not wrap)."""
+    return textwrap.wrap(text or "", width, break_long_words=True) or [""]
+
+
+def _slug(value: str | None) -> str:
+    """A fragment id made of letters, digits, ``-`` and ``_`` (``unknown`` for no name)."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", value or "") or "unknown"
