@@ -132,3 +132,49 @@ def _wrap_lines(text: str | None, width: int) -> list[str]:
 def _slug(value: str | None) -> str:
     """A fragment id made of letters, digits, ``-`` and ``_`` (``unknown`` for no name)."""
     return re.sub(r"[^A-Za-z0-9_-]+", "-", value or "") or "unknown"
+
+
+#: Instances listed in a notebook's view of an analysis (the ones needing a look first).
+NOTEBOOK_ROWS = 50
+
+
+def notebook_html(analysis: Any, diagnosis: Any) -> str:
+    """The HTML a notebook shows for an :class:`~azdiag.analysis.Analysis`: the overall verdict
+    and a table of instances (outcome, severity, verdict, stage, cycles), failing ones first,
+    at most :data:`NOTEBOOK_ROWS` rows."""
+    from azdiag.report_cycles import cycles_by_instance
+    from azdiag.report_model import OUTCOMES, outcome_of
+
+    cycles = cycles_by_instance(analysis.cycles)
+    rows = []
+    for verdict in diagnosis.verdicts:
+        mine = cycles.get(verdict.instance or "", [])
+        stage = verdict.to_dict().get("stage")
+        rows.append(
+            {
+                "instance": verdict.instance,
+                "outcome": outcome_of(verdict, mine[-1] if mine else None),
+                "severity": verdict.finding.rule.severity if verdict.finding else None,
+                "summary": verdict.summary,
+                "stage": f"{stage['component']}/{stage['step']} {stage['name']}" if stage else None,
+                "cycles": len(mine),
+            }
+        )
+    rank = {name: i for i, name in enumerate(OUTCOMES)}
+    rows.sort(key=lambda r: rank.get(r["outcome"], len(OUTCOMES)))
+    ingested = analysis.ingested
+    start, end = ingested.window
+    return (
+        _environment()
+        .get_template("notebook.html.j2")
+        .render(
+            input=ingested.input,
+            files=len(ingested.files),
+            lines=sum(f.lines for f in ingested.files),
+            start=_short_time(start.isoformat() if start else None),
+            end=_short_time(end.isoformat() if end else None),
+            overall=diagnosis.overall.summary,
+            rows=rows[:NOTEBOOK_ROWS],
+            omitted=max(0, len(rows) - NOTEBOOK_ROWS),
+        )
+    )
