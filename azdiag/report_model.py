@@ -35,6 +35,11 @@ MAX_MARKERS_TOTAL = 6000
 MAX_EVENTS = 20_000
 #: Characters of a message shown in the events table.
 MESSAGE_CHARS = 240
+#: Bytes of events table data embedded in the page at most (with the default row cap): with the
+#: rest of the page this keeps the HTML under 5 MB whatever the collection.
+EVENT_BYTES = 3_000_000
+#: JSON bytes of an events row besides its message, instance and event (time, kind, level...).
+ROW_OVERHEAD_BYTES = 70
 #: Lines of context around each evidence line.
 CONTEXT_LINES = 2
 #: Events that say "still alive" rather than "something happened": binned, never listed first.
@@ -430,7 +435,11 @@ def _markers(analysis: Analysis, wanted: pl.Expr, cap: int) -> dict[str, list[li
 
 
 def _events(analysis: Analysis, cap: int) -> dict[str, Any]:
-    """The events table: notable records first when the collection is larger than the page."""
+    """The events table: notable records first when the collection is larger than the page.
+
+    At most ``cap`` rows and, unless the caller asked for more rows than :data:`MAX_EVENTS`, at
+    most about :data:`EVENT_BYTES` of JSON (long messages mean fewer rows): routine rows go first,
+    then the latest ones."""
     events = analysis.events
     total = events.height
     routine = pl.col("event").is_in(ROUTINE_EVENTS).fill_null(False)
@@ -443,6 +452,7 @@ def _events(analysis: Analysis, cap: int) -> dict[str, Any]:
             picked = pl.concat([picked, rest.head(cap - picked.height).collect()]).sort("_row")
     else:
         picked = chosen.collect()
+    picked = _within_bytes(picked, routine, EVENT_BYTES if cap <= MAX_EVENTS else None)
     table = picked.select(
         pl.col("time").dt.epoch("ms"),
         pl.col("instance").cast(pl.String),
@@ -467,6 +477,32 @@ def _events(analysis: Analysis, cap: int) -> dict[str, Any]:
         "shown": len(rows),
         "omitted": total - len(rows),
     }
+
+
+def _within_bytes(picked: pl.DataFrame, routine: pl.Expr, budget: int | None) -> pl.DataFrame:
+    """``picked`` cut to about ``budget`` bytes of page data (notable and earliest rows kept)."""
+    if budget is None or picked.height == 0:
+        return picked
+    sizes = picked.select(
+        "_row",
+        routine.alias("_routine"),
+        (
+            pl.col("message").cast(pl.String).str.slice(0, MESSAGE_CHARS).str.len_bytes()
+            + pl.col("instance").cast(pl.String).str.len_bytes().fill_null(0)
+            + pl.col("event").cast(pl.String).str.len_bytes().fill_null(0)
+            + ROW_OVERHEAD_BYTES
+        )
+        .fill_null(ROW_OVERHEAD_BYTES)
+        .alias("_bytes"),
+    )
+    if sizes["_bytes"].sum() <= budget:
+        return picked
+    kept = (
+        sizes.sort("_routine", "_row")
+        .filter(pl.col("_bytes").cum_sum() <= budget)
+        .get_column("_row")
+    )
+    return picked.filter(pl.col("_row").is_in(kept.implode()))
 
 
 def _inventory(analysis: Analysis) -> dict[str, Any]:

@@ -301,3 +301,126 @@ def test_hostile_collection_renders_as_text(tmp_path):
 
     md = render_report(analysis, diagnosis, "md", timestamp=False)
     assert "{{ 7*7 }}" in md
+
+
+# ---------------------------------------------------------------- words for unknown values
+
+
+class VisibleText(HTMLParser):
+    """The text a reader sees: everything outside <script> and <style>."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._raw = 0
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._raw += tag in ("script", "style")
+
+    def handle_endtag(self, tag: str) -> None:
+        self._raw -= tag in ("script", "style")
+
+    def handle_data(self, data: str) -> None:
+        if not self._raw:
+            self.parts.append(data)
+
+    @property
+    def words(self) -> set[str]:
+        return set(" ".join(self.parts).split())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_unknown_values_are_said_in_words(name):
+    words = VisibleText(page(name)).words
+    assert not words & {"None", "?", "null", "nan", "NaN"}, words & {"None", "?", "null", "nan"}
+
+
+def test_untimed_and_cycle_less_instance_reads_in_words():
+    """An instance without cycles and a finding without times render as words."""
+    from azdiag.report_html import render_html
+    from azdiag.report_model import build_model
+
+    analysis, diagnosis = analysed("S01"), diagnosed("S01")
+    model = build_model(analysis, diagnosis)
+    ghost = {
+        **model["instances"][0],
+        "id": None,
+        "cycles": [],
+        "cycle_count": 0,
+        "last_cycle": None,
+        "runs": [],
+        "finding": None,
+        "verdict": {**model["instances"][0]["verdict"], "stage": None},
+        "outcome": "inconclusive",
+        "detailed": True,
+        "gantt": {"shown": 0},
+    }
+    model["summary"]["rows"].append(ghost)
+    model["detailed"].append(ghost)
+    model["findings"][0] = {**model["findings"][0], "first_seen": None, "last_seen": None}
+    text = " ".join(VisibleText(render_html(model)).parts)
+    assert "None" not in text.split()
+    assert "unknown instance" in text
+    assert "first no time · last no time" in " ".join(text.split())
+    assert "No start-up cycle could be reconstructed" in text
+
+
+# ---------------------------------------------------------------- many instances
+
+
+#: Instances of the simulated large collection, and how many of them fail (S01).
+MANY = 1000
+FAILING = 3
+#: The page's size bound at any input size (issue 13).
+MAX_HTML_BYTES = 5_000_000
+
+
+@pytest.fixture(scope="module")
+def many_instances(tmp_path_factory) -> tuple[str, Diagnosis]:
+    """1,000 healthy instances of which three are replaced by a recycling startup task (S01)."""
+    from azdiag.simulate import simulate
+
+    root = tmp_path_factory.mktemp("many")
+    simulate("healthy", root / "collection", instances=MANY, hours=0.01)
+    simulate("S01", root / "failing", instances=FAILING, hours=0.1)
+    for folder in sorted((root / "failing").iterdir()):
+        shutil.rmtree(root / "collection" / folder.name)
+        shutil.move(str(folder), root / "collection" / folder.name)
+    analysis = analyze(root / "collection")
+    diagnosis = diagnose(analysis)
+    return render_report(analysis, diagnosis, "html", timestamp=False), diagnosis
+
+
+def test_many_instances_give_a_bounded_page_with_a_summary_table(many_instances):
+    html, diagnosis = many_instances
+    assert len(diagnosis.verdicts) == MANY
+    failing = sorted(v.instance for v in diagnosis.verdicts if v.finding is not None)
+    assert len(failing) == FAILING
+    assert len(html.encode("utf-8")) <= MAX_HTML_BYTES
+
+    parsed = Page(html)
+    rows = [
+        attrs
+        for tag, attrs in parsed.tags
+        if tag == "tr" and "instance" in (attrs.get("class") or "").split()
+    ]
+    # the summary lists the instances that need a look, failing ones first ...
+    assert sorted(r["data-instance"] for r in rows) == failing
+    assert {r["data-outcome"] for r in rows} == {"failing"}
+    # ... and names every healthy one in one collapsed list
+    healthy = [
+        attrs["data-instance"]
+        for tag, attrs in parsed.tags
+        if tag == "li" and attrs.get("data-instance")
+    ]
+    assert sorted(healthy) == sorted(v.instance for v in diagnosis.verdicts if v.finding is None)
+    assert f"{MANY - FAILING} healthy instance(s)</summary>" in html
+    assert '<details class="healthy">' in html  # collapsed: no "open" attribute
+    # drawings only for the instances that need a look
+    workflows = [t for t, a in parsed.tags if t == "svg" and a.get("class") == "workflow"]
+    assert len(workflows) == FAILING
+    timeline = json.loads(parsed.data_block)["timeline"]
+    assert sorted(i["id"] for i in timeline["instances"]) == failing
+    assert f"({MANY} instances: {FAILING} failing, {MANY - FAILING} healthy)" in html
