@@ -18,12 +18,10 @@ from typing import Any
 
 import polars as pl
 
-from azdiag.times import iso
-
 #: Cycles listed when the runs of one instance are expanded (the latest first get a place).
 MAX_RUN_LIST = 400
 #: Rows of the Gantt overview per instance (the latest cycles); the rest are counted.
-MAX_GANTT_CYCLES = 400
+MAX_GANTT_CYCLES = 300
 #: Width of the Gantt overview's drawing (SVG user units; the SVG scales to the page).
 GANTT_WIDTH = 1000
 #: Height budget of the Gantt overview in pixels: rows get thinner as cycles get more numerous.
@@ -49,16 +47,24 @@ def cycles_by_instance(cycles: pl.DataFrame) -> dict[str, list[dict[str, Any]]]:
         "observed_start",
         "stages",
     )
-    for row in cycles.sort("instance", "cycle").select(columns).iter_rows(named=True):
-        out[row.pop("instance") or ""].append(
-            {
-                **{k: v for k, v in row.items() if k != "stages"},
-                "start": iso(row["start"]),
-                "end": iso(row["end"]),
-                "reached": list(row["stages"] or []),
-            }
-        )
+    table = cycles.sort("instance", "cycle").select(
+        *columns[:2], iso_text("start"), iso_text("end"), *columns[4:]
+    )
+    for row in table.iter_rows(named=True):
+        row["reached"] = row.pop("stages") or []
+        out[row.pop("instance") or ""].append(row)
     return dict(out)
+
+
+def iso_text(column: str) -> pl.Expr:
+    """``column`` as ISO 8601 UTC text, as :func:`azdiag.times.iso` writes it (in polars, not
+    one Python call per row)."""
+    return (
+        pl.col(column)
+        .dt.convert_time_zone("UTC")
+        .dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .alias(column)
+    )
 
 
 def stage_times_for(
@@ -74,11 +80,11 @@ def stage_times_for(
         stage_times.lazy()
         .filter(pl.col("instance").is_in(list(instances)))
         .sort("instance", "cycle", "order")
-        .select("instance", "cycle", "stage", "entered", "seconds")
+        .select("instance", "cycle", "stage", iso_text("entered"), "seconds")
         .collect()
     )
     for instance, cycle, stage, entered, seconds in mine.iter_rows():
-        out[(instance, cycle)].append({"stage": stage, "entered": iso(entered), "seconds": seconds})
+        out[(instance, cycle)].append({"stage": stage, "entered": entered, "seconds": seconds})
     return dict(out)
 
 

@@ -363,17 +363,14 @@ def _timeline(
     markers = _markers(
         analysis, wanted, max(50, min(MAX_MARKERS, MAX_MARKERS_TOTAL // max(1, len(names))))
     )
+    ms = [pl.col("start").dt.epoch("ms"), pl.col("end").dt.epoch("ms")]
     states = _rows_by_instance(
-        analysis.states.filter(wanted),
-        lambda r: [_ms(r["start"]), _ms(r["end"]), r["state"], r["detail"] or ""],
+        analysis.states.filter(wanted), *ms, "state", pl.col("detail").fill_null("")
     )
-    gaps = _rows_by_instance(
-        analysis.gaps.filter(wanted),
-        lambda r: [_ms(r["start"]), _ms(r["end"]), r["kind"], bool(r["planned"]), r["seconds"]],
-    )
+    planned = pl.col("planned").fill_null(False)
+    gaps = _rows_by_instance(analysis.gaps.filter(wanted), *ms, "kind", planned, "seconds")
     cycles = _rows_by_instance(
-        analysis.cycles.filter(wanted),
-        lambda r: [_ms(r["start"]), _ms(r["end"]), r["outcome"], r["last_stage"], r["cycle"]],
+        analysis.cycles.filter(wanted), *ms, "outcome", "last_stage", "cycle"
     )
     pins: dict[str | None, list[list[Any]]] = defaultdict(list)
     for f in diagnosis.findings:
@@ -399,11 +396,11 @@ def _timeline(
     }
 
 
-def _rows_by_instance(frame: pl.DataFrame, shape: Any) -> dict[str, list[list[Any]]]:
-    """``shape(row)`` of every row of ``frame``, grouped by its instance in one pass."""
+def _rows_by_instance(frame: pl.DataFrame, *columns: str | pl.Expr) -> dict[str, list[list[Any]]]:
+    """The ``columns`` of every row of ``frame`` as lists, grouped by instance in one pass."""
     out: dict[str, list[list[Any]]] = defaultdict(list)
-    for row in frame.iter_rows(named=True):
-        out[str(row["instance"] or "")].append(shape(row))
+    for instance, *values in frame.select(pl.col("instance").cast(pl.String), *columns).iter_rows():
+        out[instance or ""].append(values)
     return out
 
 
