@@ -436,6 +436,17 @@ def test_s01_reads_top_down_at_1400(reports, open_report):
     drawn = gantt.evaluate("g => g.querySelector('path.bar-startup_tasks').getAttribute('d')")
     assert drawn.count("M") == len(cycles), "every cycle has its startup-tasks bar"
     check_fits(page)
+
+    # printed: verdict and findings on the first page, the drawings from the next one
+    page.emulate_media(media="print")
+    style = page.evaluate(
+        """() => Object.fromEntries(['timeline-section', 'events-section', 'workflow'].map(id => {
+          const s = getComputedStyle(document.getElementById(id));
+          return [id, [s.display, s.breakBefore]];
+        }))"""
+    )
+    assert style["timeline-section"][0] == style["events-section"][0] == "none"
+    assert style["workflow"][1] == "page"
     opened.assert_clean()
 
 
