@@ -98,14 +98,14 @@ def _shape(cycle: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
-def runs(cycles: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def runs(cycles: list[dict[str, Any]], listed: int = MAX_RUN_LIST) -> list[dict[str, Any]]:
     """Consecutive alike cycles collapsed into runs, oldest first.
 
     Each run: first and last (cycle numbers), count, start (of its first cycle), end (of its
     last), outcome, last_stage, failure_event, seconds_min and seconds_max (None when no cycle
     of the run has a duration), label (one sentence), sample (its last cycle, with the stage
-    bars) and cycles (each cycle's number, start and seconds; the latest :data:`MAX_RUN_LIST`
-    cycles of the instance are listed, older runs may list none)."""
+    bars) and cycles (each cycle's number, start and seconds; the latest ``listed`` cycles of
+    the instance are listed, older runs may list none)."""
     out: list[dict[str, Any]] = []
     for cycle in cycles:
         if out and _shape(out[-1]["sample"]) == _shape(cycle):
@@ -115,12 +115,12 @@ def runs(cycles: list[dict[str, Any]]) -> list[dict[str, Any]]:
             out.append(run)
         run["members"].append(cycle)
         run["sample"] = cycle
-    budget = MAX_RUN_LIST
-    listed: list[dict[str, Any]] = []
+    budget = listed
+    collapsed: list[dict[str, Any]] = []
     for run in reversed(out):  # the latest cycles are the ones listed when the budget runs out
-        listed.append(_run(run["members"], budget))
+        collapsed.append(_run(run["members"], budget))
         budget = max(0, budget - len(run["members"]))
-    return listed[::-1]
+    return collapsed[::-1]
 
 
 def _run(members: list[dict[str, Any]], budget: int) -> dict[str, Any]:
@@ -163,15 +163,18 @@ def run_label(run: dict[str, Any]) -> str:
 
 
 def gantt(
-    cycles: list[dict[str, Any]], stages: dict[tuple[str, int], list[dict[str, Any]]], instance: str
+    cycles: list[dict[str, Any]],
+    stages: dict[tuple[str, int], list[dict[str, Any]]],
+    instance: str,
+    rows: int = MAX_GANTT_CYCLES,
 ) -> dict[str, Any]:
-    """The overview of every cycle of an instance (the latest :data:`MAX_GANTT_CYCLES`).
+    """The overview of every cycle of an instance (the latest ``rows`` of them).
 
     Returns width and height (SVG user units), row (height of one cycle's row), paths (one per
     stage id: ``{"stage", "d"}``, an SVG path of the rectangles of that stage in all cycles),
     shown and total (cycles drawn and cycles in all), longest (seconds of the longest drawn
     cycle, or None)."""
-    drawn = cycles[-MAX_GANTT_CYCLES:]
+    drawn = cycles[-rows:]
     row = max(2.0, min(14.0, GANTT_HEIGHT / max(len(drawn), 1)))
     longest = max((c["seconds"] or 0 for c in drawn), default=0) or None
     scale = GANTT_WIDTH / (longest or 1)

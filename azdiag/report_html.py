@@ -22,8 +22,29 @@ from markupsafe import Markup
 
 from azdiag.resources import data_dir
 
+#: The page's size limit: past it the events table gives up rows, the latest first (every
+#: other section is capped in the model; the events table is the part that can give way).
+MAX_HTML_BYTES = 5_000_000
 
-def render_html(model: dict[str, Any]) -> str:
+
+def render_html(model: dict[str, Any], *, max_bytes: int = MAX_HTML_BYTES) -> str:
+    """The report page of ``model`` (see :func:`azdiag.report_model.build_model`), at most
+    ``max_bytes`` of UTF-8 as long as dropping events rows can get it there."""
+    html = _render_report(model)
+    excess = len(html.encode("utf-8")) - max_bytes
+    events = model["events"]
+    if excess <= 0 or not events["rows"]:
+        return html
+    rows = list(events["rows"])
+    freed = 0
+    while rows and freed < excess + 4096:  # 4 KiB for the note that counts them
+        freed += len(_script_safe_json(rows.pop()).encode("utf-8")) + 1
+    shown = len(rows)
+    trimmed = {**events, "rows": rows, "shown": shown, "omitted": events["total"] - shown}
+    return _render_report({**model, "events": trimmed})
+
+
+def _render_report(model: dict[str, Any]) -> str:
     # the script draws the timeline and filters the events: it gets only those
     script_data = {"timeline": model["timeline"], "events": model["events"]}
     return render_page("report.html.j2", model, script="report.js", script_data=script_data)

@@ -25,12 +25,14 @@ from azdiag.report_json import finding_dict
 from azdiag.times import iso
 from azdiag.workflow import load_workflow
 
-#: Time bins per swimlane: the timeline's resolution at full zoom-out.
+#: Time bins per swimlane: the timeline's resolution at full zoom-out (fewer, down to
+#: :data:`MIN_TIME_BINS`, when more than two instances share the page).
 TIME_BINS = 1500
+MIN_TIME_BINS = 300
 #: Individual event markers kept per instance for the timeline (the earliest first) ...
 MAX_MARKERS = 1500
 #: ... and over all the instances drawn.
-MAX_MARKERS_TOTAL = 6000
+MAX_MARKERS_TOTAL = 4000
 #: Rows of the events table embedded in the page; the rest is named, not lost.
 MAX_EVENTS = 20_000
 #: Characters of a message shown in the events table.
@@ -55,6 +57,11 @@ MAX_FINDING_ROWS = 1000
 MAX_SUMMARY_ROWS = 1000
 #: Healthy instances named in the collapsed list.
 MAX_HEALTHY_NAMES = 5000
+#: Rows of the cycles section over all the instances drawn (each gets its share, at least 20):
+#: runs of alike cycles, cycles listed inside the runs, and rows of the Gantt overviews.
+RUN_ROWS_TOTAL = 300
+LISTED_CYCLES_TOTAL = 1200
+GANTT_ROWS_TOTAL = 1200
 #: Files in the inventory table (files with an error, then the least parsed, first).
 MAX_INVENTORY_ROWS = 400
 #: Items of the skipped-files and warnings lists.
@@ -222,8 +229,14 @@ def _detail(instances: list[dict[str, Any]], analysis: Analysis) -> None:
             {**c, "stages": stages.get((name, c["cycle"]), [])} for c in inst["cycles"]
         ]
         inst["last_cycle"] = inst["cycles"][-1] if inst["cycles"] else None
-        inst["runs"] = runs(inst["cycles"])
-        inst["gantt"] = gantt(inst["cycles"], stages, name)
+        inst["runs"] = runs(inst["cycles"], _share(LISTED_CYCLES_TOTAL, len(chosen)))
+        inst["runs_shown"] = _share(RUN_ROWS_TOTAL, len(chosen))
+        inst["gantt"] = gantt(inst["cycles"], stages, name, _share(GANTT_ROWS_TOTAL, len(chosen)))
+
+
+def _share(total: int, among: int) -> int:
+    """One instance's part of a budget shared by ``among`` instances (at least 20)."""
+    return max(20, total // max(1, among))
 
 
 def _finding_head(finding: Finding | None) -> dict[str, Any] | None:
@@ -332,7 +345,8 @@ def _timeline(
     names = [inst["id"] for inst in detailed]
     wanted = pl.col("instance").cast(pl.String).is_in([n or "" for n in names])
     t0, t1 = _ms(start) or 0, max((_ms(end) or 0), (_ms(start) or 0) + 1)
-    width = (t1 - t0) / TIME_BINS
+    bins = TIME_BINS if len(names) <= 2 else max(MIN_TIME_BINS, TIME_BINS * 2 // len(names))
+    width = (t1 - t0) / bins
     binned = (
         analysis.events.lazy()
         .filter(wanted)
@@ -341,7 +355,7 @@ def _timeline(
             pl.col("kind").cast(pl.String),
             ((pl.col("time").dt.epoch("ms") - t0) / width)
             .floor()
-            .clip(0, TIME_BINS - 1)
+            .clip(0, bins - 1)
             .cast(pl.Int32)
             .alias("bin"),
             pl.col("level")
@@ -360,9 +374,7 @@ def _timeline(
         lanes[str(instance)].append(
             {"name": kind, "bins": group.select("bin", "n", "worst").rows()}
         )
-    markers = _markers(
-        analysis, wanted, max(50, min(MAX_MARKERS, MAX_MARKERS_TOTAL // max(1, len(names))))
-    )
+    markers = _markers(analysis, wanted, min(MAX_MARKERS, _share(MAX_MARKERS_TOTAL, len(names))))
     ms = [pl.col("start").dt.epoch("ms"), pl.col("end").dt.epoch("ms")]
     states = _rows_by_instance(
         analysis.states.filter(wanted), *ms, "state", pl.col("detail").fill_null("")
@@ -390,7 +402,7 @@ def _timeline(
     return {
         "start": t0,
         "end": t1,
-        "bins": TIME_BINS,
+        "bins": bins,
         "instances": out,
         "total": len(diagnosis.verdicts),
     }

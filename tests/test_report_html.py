@@ -424,3 +424,78 @@ def test_many_instances_give_a_bounded_page_with_a_summary_table(many_instances)
     timeline = json.loads(parsed.data_block)["timeline"]
     assert sorted(i["id"] for i in timeline["instances"]) == failing
     assert f"({MANY} instances: {FAILING} failing, {MANY - FAILING} healthy)" in html
+
+
+def test_events_give_way_when_the_page_would_pass_its_size_limit():
+    """Every other section is capped; the events table gives up rows to keep the page bounded."""
+    from azdiag.report_html import render_html
+    from azdiag.report_model import build_model
+
+    model = build_model(analysed("S01"), diagnosed("S01"))
+    whole = render_html(model)
+    limit = len(whole.encode("utf-8")) - 50_000
+    bounded = render_html(model, max_bytes=limit)
+    assert len(bounded.encode("utf-8")) <= limit
+    data = json.loads(Page(bounded).data_block)["events"]
+    assert 0 < data["shown"] < model["events"]["shown"]
+    assert data["rows"] == model["events"]["rows"][: data["shown"]]  # the earliest stay
+    assert f"{data['omitted']} of {data['total']} records are not in this page" in bounded
+
+
+# ---------------------------------------------------------------- cycles collapsed into runs
+
+
+def _cycle(number: int, outcome: str | None, stage: str | None, seconds: float | None) -> dict:
+    return {
+        "cycle": number,
+        "start": None,
+        "end": None,
+        "seconds": seconds,
+        "outcome": outcome,
+        "last_stage": stage,
+        "failure_event": "task_exit" if outcome == "failed" else None,
+        "observed_start": True,
+        "reached": ["agent", stage] if stage else [],
+    }
+
+
+def test_alike_consecutive_cycles_are_one_run():
+    from azdiag.report_cycles import runs
+
+    cycles = [
+        _cycle(1, "ready", "ready", 60.0),
+        *[_cycle(n, "failed", "startup_tasks", 29.0 + n % 20) for n in range(2, 91)],
+        _cycle(91, "hung", None, None),
+    ]
+    collapsed = runs(cycles, listed=50)
+    assert [(r["first"], r["last"], r["count"]) for r in collapsed] == [
+        (1, 1, 1),
+        (2, 90, 89),
+        (91, 91, 1),
+    ]
+    assert collapsed[0]["label"] == "cycle 1: ready at ready, 60 s"
+    assert collapsed[1]["label"] == "cycles 2–90: failed at startup_tasks, 29–48 s each"
+    assert collapsed[2]["label"] == "cycle 91: hung at an unknown stage, duration unknown"
+    # the latest cycles are listed first when the budget is short
+    assert [c["cycle"] for c in collapsed[2]["cycles"]] == [91]
+    assert [c["cycle"] for c in collapsed[1]["cycles"]] == list(range(42, 91))
+    assert collapsed[0]["cycles"] == []
+
+
+def test_gantt_draws_the_latest_cycles_within_its_rows():
+    from azdiag.report_cycles import gantt
+
+    cycles = [_cycle(n, "failed", "startup_tasks", 30.0) for n in range(1, 501)]
+    stages = {
+        ("i", n): [
+            {"stage": "agent", "entered": None, "seconds": 5.0},
+            {"stage": "startup_tasks", "entered": None, "seconds": 25.0},
+        ]
+        for n in range(1, 501)
+    }
+    drawn = gantt(cycles, stages, "i", rows=120)
+    assert (drawn["shown"], drawn["total"]) == (120, 500)
+    paths = {p["stage"]: p["d"] for p in drawn["paths"]}
+    assert paths.keys() == {"agent", "startup_tasks"}
+    assert paths["startup_tasks"].count("M") == 120
+    assert drawn["height"] <= 120 * 14
