@@ -29,11 +29,12 @@ MAX_HTML_BYTES = 5_000_000
 
 def render_html(model: dict[str, Any], *, max_bytes: int = MAX_HTML_BYTES) -> str:
     """The report page of ``model`` (see :func:`azdiag.report_model.build_model`), at most
-    ``max_bytes`` of UTF-8 as long as dropping events rows can get it there."""
+    ``max_bytes`` of UTF-8 as long as dropping events rows can get it there (unless the model
+    was built with more events rows than the default: then the caller asked for the size)."""
     html = _render_report(model)
     excess = len(html.encode("utf-8")) - max_bytes
     events = model["events"]
-    if excess <= 0 or not events["rows"]:
+    if excess <= 0 or not events["rows"] or not events.get("bounded", True):
         return html
     rows = list(events["rows"])
     freed = 0

@@ -190,11 +190,7 @@ def _instance(
 
 def _summary(instances: list[dict[str, Any]]) -> dict[str, Any]:
     """The instance summary: rows needing a look first (capped), healthy ones by name only."""
-    rank = {name: i for i, name in enumerate(OUTCOMES)}
-    looked = sorted(
-        (i for i in instances if i["outcome"] != "healthy"),
-        key=lambda i: rank.get(i["outcome"], len(OUTCOMES)),
-    )
+    looked = _needing_a_look(instances)
     healthy = [i["id"] for i in instances if i["outcome"] == "healthy"]
     few = len(instances) <= MAX_DETAILED
     rows = [*looked, *([i for i in instances if i["outcome"] == "healthy"] if few else [])]
@@ -210,16 +206,20 @@ def _summary(instances: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _needing_a_look(instances: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The instances that are not healthy, failing first (then in the verdicts' order)."""
+    rank = {name: i for i, name in enumerate(OUTCOMES)}
+    return sorted(
+        (i for i in instances if i["outcome"] != "healthy"),
+        key=lambda i: rank.get(i["outcome"], len(OUTCOMES)),
+    )
+
+
 def _detail(instances: list[dict[str, Any]], analysis: Analysis) -> None:
     """Mark the instances drawn in full and give them stage bars, runs and a Gantt overview."""
-    if len(instances) <= MAX_DETAILED:
-        chosen = instances
-    else:
-        rank = {name: i for i, name in enumerate(OUTCOMES)}
-        chosen = sorted(
-            (i for i in instances if i["outcome"] != "healthy"),
-            key=lambda i: rank.get(i["outcome"], len(OUTCOMES)),
-        )[:MAX_DETAILED]
+    chosen = (
+        instances if len(instances) <= MAX_DETAILED else _needing_a_look(instances)[:MAX_DETAILED]
+    )
     names = {inst["id"] or "" for inst in chosen}
     stages = stage_times_for(analysis.stage_times, names)
     for inst in chosen:
@@ -485,6 +485,8 @@ def _events(analysis: Analysis, cap: int) -> dict[str, Any]:
         "total": total,
         "shown": len(rows),
         "omitted": total - len(rows),
+        # the page's size bound holds unless the caller asked for more rows than the default
+        "bounded": cap <= MAX_EVENTS,
     }
 
 
@@ -535,6 +537,16 @@ def _inventory(analysis: Analysis) -> dict[str, Any]:
                 "lines": f.lines,
                 "records": f.records,
                 "parsed_ratio": f.parsed_ratio,
+                # time coverage (main's inventory fields; absent before that branch is merged)
+                **{
+                    name: getattr(f, name, None)
+                    for name in (
+                        "time_ratio",
+                        "timed_records",
+                        "inherited_time_records",
+                        "untimed_records",
+                    )
+                },
                 "first": iso(f.first),
                 "last": iso(f.last),
                 "unparsed": [{"line": n, "text": t} for n, t in f.unparsed_examples[:3]],
