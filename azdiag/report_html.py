@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
+import textwrap
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -20,8 +22,30 @@ from markupsafe import Markup
 
 from azdiag.resources import data_dir
 
+#: The page's size limit: past it the events table gives up rows, the latest first (every
+#: other section is capped in the model; the events table is the part that can give way).
+MAX_HTML_BYTES = 5_000_000
 
-def render_html(model: dict[str, Any]) -> str:
+
+def render_html(model: dict[str, Any], *, max_bytes: int = MAX_HTML_BYTES) -> str:
+    """The report page of ``model`` (see :func:`azdiag.report_model.build_model`), at most
+    ``max_bytes`` of UTF-8 as long as dropping events rows can get it there (unless the model
+    was built with more events rows than the default: then the caller asked for the size)."""
+    html = _render_report(model)
+    excess = len(html.encode("utf-8")) - max_bytes
+    events = model["events"]
+    if excess <= 0 or not events["rows"] or not events.get("bounded", True):
+        return html
+    rows = list(events["rows"])
+    freed = 0
+    while rows and freed < excess + 4096:  # 4 KiB for the note that counts them
+        freed += len(_script_safe_json(rows.pop()).encode("utf-8")) + 1
+    shown = len(rows)
+    trimmed = {**events, "rows": rows, "shown": shown, "omitted": events["total"] - shown}
+    return _render_report({**model, "events": trimmed})
+
+
+def _render_report(model: dict[str, Any]) -> str:
     # the script draws the timeline and filters the events: it gets only those
     script_data = {"timeline": model["timeline"], "events": model["events"]}
     return render_page("report.html.j2", model, script="report.js", script_data=script_data)
@@ -80,6 +104,8 @@ def _environment() -> Environment:
     env.filters["markdown"] = _markdown
     env.filters["short_time"] = _short_time
     env.filters["seconds"] = _seconds
+    env.filters["wrap_lines"] = _wrap_lines
+    env.filters["slug"] = _slug
     return env
 
 
@@ -112,9 +138,65 @@ def _short_time(value: str | None) -> str:
 
 def _seconds(value: float | None) -> str:
     if value is None:
-        return "—"
+        return "unknown duration"
     if value < 120:
         return f"{value:.1f} s"
     if value < 7200:
         return f"{value / 60:.1f} min"
     return f"{value / 3600:.1f} h"
+
+
+def _wrap_lines(text: str | None, width: int) -> list[str]:
+    """``text`` cut at spaces into lines of at most ``width`` characters (SVG does not wrap)."""
+    return textwrap.wrap(text or "", width, break_long_words=True) or [""]
+
+
+def _slug(value: str | None) -> str:
+    """A fragment id made of letters, digits, ``-`` and ``_`` (``unknown`` for no name)."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", value or "") or "unknown"
+
+
+#: Instances listed in a notebook's view of an analysis (the ones needing a look first).
+NOTEBOOK_ROWS = 50
+
+
+def notebook_html(analysis: Any, diagnosis: Any) -> str:
+    """The HTML a notebook shows for an :class:`~azdiag.analysis.Analysis`: the overall verdict
+    and a table of instances (outcome, severity, verdict, stage, cycles), failing ones first,
+    at most :data:`NOTEBOOK_ROWS` rows."""
+    from azdiag.report_cycles import cycles_by_instance
+    from azdiag.report_model import OUTCOMES
+
+    cycles = cycles_by_instance(analysis.cycles)
+    rows = []
+    for verdict in diagnosis.verdicts:
+        mine = cycles.get(verdict.instance or "", [])
+        stage = verdict.to_dict().get("stage")
+        rows.append(
+            {
+                "instance": verdict.instance,
+                "outcome": verdict.outcome,
+                "severity": verdict.finding.rule.severity if verdict.finding else None,
+                "summary": verdict.summary,
+                "stage": f"{stage['component']}/{stage['step']} {stage['name']}" if stage else None,
+                "cycles": len(mine),
+            }
+        )
+    rank = {name: i for i, name in enumerate(OUTCOMES)}
+    rows.sort(key=lambda r: rank.get(r["outcome"], len(OUTCOMES)))
+    ingested = analysis.ingested
+    start, end = ingested.window
+    return (
+        _environment()
+        .get_template("notebook.html.j2")
+        .render(
+            input=ingested.input,
+            files=len(ingested.files),
+            lines=sum(f.lines for f in ingested.files),
+            start=_short_time(start.isoformat() if start else None),
+            end=_short_time(end.isoformat() if end else None),
+            overall=diagnosis.overall.summary,
+            rows=rows[:NOTEBOOK_ROWS],
+            omitted=max(0, len(rows) - NOTEBOOK_ROWS),
+        )
+    )

@@ -27,7 +27,14 @@ def render_markdown(model: dict[str, Any], *, max_cycles: int = 30) -> str:
             f" {_escape(verdict['summary'])}"
         )
     out += ["", *_completeness(model["instances"])]
-    out += ["", f"## Findings ({len(model['findings'])})", ""]
+    total = model.get("counts", {}).get("findings", len(model["findings"]))
+    out += ["", f"## Findings ({total})", ""]
+    if total > len(model["findings"]):
+        out += [
+            f"The first {len(model['findings'])} in full; all of them are in "
+            "`azdiag report PATH --format json`.",
+            "",
+        ]
     for f in model["findings"]:
         stage = f["stage"]
         out += [

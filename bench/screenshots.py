@@ -1,10 +1,11 @@
 """Screenshots of the HTML report for the README: docs/screenshots/<fixture>.png.
 
 Renders the report of bundled fixtures (no timestamp, so the pictures only change when the
-report does), opens each in Debian's headless Chromium through Playwright and saves the top of
-the page.
+report does), opens each in Debian's headless Chromium through Playwright at 1400 px, the width
+the browser tests read the page at, and saves the top of the page: the verdict, the table of
+contents and the first finding.
 
-Usage:  python bench/screenshots.py [--names S01 multi-instance] [--height 1600] [--out DIR]
+Usage:  python bench/screenshots.py [--names S01 multi-instance] [--height 1200] [--out DIR]
 """
 
 from __future__ import annotations
@@ -49,8 +50,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--names", nargs="+", default=["S01", "multi-instance"])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
-    parser.add_argument("--width", type=int, default=1280)
-    parser.add_argument("--height", type=int, default=1600, help="0: the full page")
+    parser.add_argument("--width", type=int, default=1400)
+    parser.add_argument("--height", type=int, default=1200, help="0: the full page")
     args = parser.parse_args()
 
     from playwright.sync_api import sync_playwright

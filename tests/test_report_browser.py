@@ -1,9 +1,12 @@
 """The HTML report in a real browser: Debian's Chromium driven by Playwright.
 
 Every bundled fixture's report is opened from a file:// URL and must load without a console or
-page error and without a single request beyond the file itself; show its verdict; draw one
-timeline group per instance that zooms (buttons, wheel) and pans (drag); and filter its events
-table. A hostile collection's markup stays text, and a 100,000-row table stays responsive.
+page error and without a single request beyond the file itself; show its verdict; keep every
+table within the viewport; draw one timeline group per instance that zooms (buttons, wheel) and
+pans (drag); and filter its events table. S01 at 1400×900 reads top-down (sections in order, the
+first finding on the first screen, no workflow label cut, alike cycles collapsed); the triage
+index fits the page. A hostile collection's markup stays text, and a 100,000-row table stays
+responsive.
 
 These tests never skip: without /usr/bin/chromium they fail and say so (.ci/run installs it).
 """
@@ -27,6 +30,7 @@ from azdiag.analysis import Analysis, analyze
 from azdiag.diagnosis import Diagnosis, diagnose
 from azdiag.report_writer import render_report
 from azdiag.resources import data_dir
+from azdiag.workflow import load_workflow
 from tests.conftest import analysed, manifest_names
 from tests.test_report_html import build_hostile
 
@@ -64,6 +68,19 @@ PAYLOAD = "<script>window.__pwned=1</script>"
 #: Bound on how long the events table may take to answer a keystroke (a behaviour, not a bench).
 KEYSTROKE_MS = 2000
 LARGE_ROWS = 100_000
+#: The sections of the report, in the order a support engineer reads them.
+SECTIONS = [
+    "verdict",
+    "findings",
+    "workflow",
+    "cycles",
+    "timeline-section",
+    "events-section",
+    "inventory",
+]
+#: The first finding's heading must be on the first screen or just below it at 1400×900.
+FIRST_FINDING_PX = 1200
+OUTCOME_ORDER = ("failing", "degraded", "inconclusive", "healthy")
 
 
 # ---------------------------------------------------------------- browser and reports
@@ -135,8 +152,8 @@ def open_report(browser) -> Iterator[Any]:
     """Opens a report file in a fresh context, recording errors and requests."""
     contexts = []
 
-    def open_(path: Path) -> Opened:
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
+    def open_(path: Path, width: int = 1280, height: int = 900) -> Opened:
+        context = browser.new_context(viewport={"width": width, "height": height})
         contexts.append(context)
         page = context.new_page()
         state = Opened(page, path.resolve().as_uri())
@@ -195,6 +212,7 @@ def test_fixture_report_in_the_browser(name, reports, open_report):
     opened = open_report(report.path)
     page = opened.page
     check_verdict(page, report)
+    check_fits(page)
     check_timeline(page, report)
     check_filters(page, report)
     opened.assert_clean()
@@ -204,13 +222,40 @@ def check_verdict(page: Page, report: Report) -> None:
     overall = page.locator("#verdict .overall")
     expect(overall).to_be_visible()
     expect(overall).to_have_text(" ".join(report.diagnosis.overall.summary.split()))
-    cards = page.locator("#verdict .card")
-    assert cards.evaluate_all("cards => cards.map(c => c.dataset.instance)") == [
-        v.instance for v in report.diagnosis.verdicts
-    ]
+    rows = page.locator("#verdict table.instances tr.instance").evaluate_all(
+        "rows => rows.map(r => [r.dataset.instance, r.dataset.outcome])"
+    )
+    # every instance of a small collection has its row, those needing a look first
+    assert sorted(name for name, _ in rows) == sorted(v.instance for v in report.diagnosis.verdicts)
+    ranks = [OUTCOME_ORDER.index(outcome) for _, outcome in rows]
+    assert ranks == sorted(ranks)
+    for verdict in report.diagnosis.verdicts:
+        row = page.locator(f'#verdict tr.instance[data-instance="{verdict.instance}"]')
+        expect(row.locator("td.summary")).to_have_text(" ".join(verdict.summary.split()))
+        if verdict.finding is not None:
+            expect(row).to_have_attribute("data-outcome", re.compile("failing|degraded"))
     expect(page.locator("svg.workflow")).to_have_count(len(report.diagnosis.verdicts))
     expect(page.locator("#findings article.finding")).to_have_count(len(report.diagnosis.findings))
     expect(page.locator("#inventory")).to_be_visible()
+
+
+def check_fits(page: Page) -> None:
+    """No table runs off the right edge: each fits the viewport or scrolls inside its own box,
+    and the page itself never scrolls sideways."""
+    widths = page.evaluate(
+        """() => {
+          const viewport = document.documentElement.clientWidth;
+          const out = [];
+          for (const table of document.querySelectorAll('table')) {
+            const box = table.closest('.table-box, .events-viewport') || table;
+            const right = box.getBoundingClientRect().right;
+            if (right > viewport + 0.5) { out.push([table.className, right, viewport]); }
+          }
+          return {over: out, scroll: document.documentElement.scrollWidth, viewport};
+        }"""
+    )
+    assert not widths["over"], f"tables past the viewport: {widths['over']}"
+    assert widths["scroll"] <= widths["viewport"], widths
 
 
 def check_timeline(page: Page, report: Report) -> None:
@@ -352,6 +397,126 @@ def check_filters(page: Page, report: Report) -> None:
         assert len(table_state(page)[1]) == min(total, 2 * PAGE_ROWS)
 
 
+# ---------------------------------------------------------------- reading order and layout
+
+
+def test_s01_reads_top_down_at_1400(reports, open_report):
+    """The answer first: verdict, then findings (on the first screen), then the drawings."""
+    report = reports("S01")
+    opened = open_report(report.path, width=1400, height=900)
+    page = opened.page
+    sections = page.evaluate(
+        "() => Array.from(document.querySelectorAll('body > section')).map(s => s.id)"
+    )
+    assert sections == SECTIONS
+    toc = page.evaluate(
+        "() => Array.from(document.querySelectorAll('nav.toc a'))"
+        ".map(a => a.getAttribute('href').slice(1))"
+    )
+    assert toc == SECTIONS, "the table of contents links every section in the page's order"
+    expect(page.locator("nav.toc")).to_contain_text(f"Findings ({len(report.diagnosis.findings)})")
+    heading = page.locator("#findings article.finding h3").first
+    expect(heading).to_contain_text(report.diagnosis.findings[0].rule.title)
+    top = heading.evaluate("h => h.getBoundingClientRect().top + window.scrollY")
+    assert top < FIRST_FINDING_PX, f"the first finding starts {top:.0f} px down"
+
+    # S01 restarts the same way 21 times: one collapsed run, expandable, and a Gantt of them all
+    cycles = report.data["timeline"]["instances"][0]["cycles"]
+    runs = page.locator("#cycles tr.run")
+    counts = runs.evaluate_all("rows => rows.map(r => Number(r.dataset.count))")
+    assert sum(counts) == len(cycles) > 20
+    assert len(counts) < len(cycles) / 4
+    summary = runs.first.locator("details summary")
+    expect(summary).to_have_text(re.compile(r"^cycles \d+–\d+: failed at startup_tasks, "))
+    expect(runs.first.locator("ol.run-cycles")).not_to_be_visible()
+    summary.click()
+    expect(runs.first.locator("ol.run-cycles li")).to_have_count(counts[0])
+    gantt = page.locator("#cycles svg.cycle-gantt")
+    expect(gantt).to_have_count(1)
+    drawn = gantt.evaluate("g => g.querySelector('path.bar-startup_tasks').getAttribute('d')")
+    assert drawn.count("M") == len(cycles), "every cycle has its startup-tasks bar"
+    check_fits(page)
+
+    # printed: verdict and findings on the first page, the drawings from the next one
+    page.emulate_media(media="print")
+    style = page.evaluate(
+        """() => Object.fromEntries(['timeline-section', 'events-section', 'workflow'].map(id => {
+          const s = getComputedStyle(document.getElementById(id));
+          return [id, [s.display, s.breakBefore]];
+        }))"""
+    )
+    assert style["timeline-section"][0] == style["events-section"][0] == "none"
+    assert style["workflow"][1] == "page"
+    opened.assert_clean()
+
+
+def test_workflow_labels_are_never_cut(reports, open_report):
+    """Each label's full text is drawn inside its box (steps wrap on several lines)."""
+    report = reports("S01")
+    opened = open_report(report.path, width=1400, height=900)
+    page = opened.page
+    labels = page.evaluate(
+        """() => Array.from(document.querySelectorAll('svg.workflow')[0].querySelectorAll('g'))
+          .map(g => {
+            const box = g.querySelector('rect').getBBox();
+            return {
+              title: g.querySelector('title').textContent,
+              texts: Array.from(g.querySelectorAll('text')).map(t => {
+                const b = t.getBBox();
+                const lines = t.querySelectorAll('tspan').length
+                  ? Array.from(t.querySelectorAll('tspan')).map(s => s.textContent)
+                  : [t.textContent];
+                return {text: lines.join(' '), inside: b.x >= box.x - 0.5 && b.y >= box.y - 0.5
+                  && b.x + b.width <= box.x + box.width + 0.5
+                  && b.y + b.height <= box.y + box.height + 0.5};
+              }),
+            };
+          })"""
+    )
+    workflow = load_workflow()
+    steps = {f"{s['number']}": s["text"] for s in workflow.steps}
+    stages = [stage.label for stage in workflow.stages.values()]
+    drawn = [t["text"] for g in labels for t in g["texts"]]
+    assert len(labels) == len(steps) + len(stages)
+    for group in labels:
+        for text in group["texts"]:
+            assert "…" not in text["text"], text
+            assert text["inside"], f"{text['text']!r} spills out of its box"
+    for number, text in steps.items():
+        assert text in drawn, f"step {number}'s text is cut: {text!r}"
+        assert any(text in g["title"] for g in labels), f"step {number} has no full title"
+    for label in stages:
+        assert label in drawn
+    opened.assert_clean()
+
+
+@pytest.mark.parametrize("width", [1400, 900])
+def test_tables_fit_a_narrow_window(reports, open_report, width):
+    """At any width the tables wrap or scroll inside their own box, never the page."""
+    opened = open_report(reports("multi-instance").path, width=width, height=900)
+    check_fits(opened.page)
+    opened.assert_clean()
+
+
+def test_triage_index_fits_the_page(tmp_path, open_report):
+    from click.testing import CliRunner
+
+    from azdiag.cli import main
+    from tests.conftest import FIXTURES
+
+    out = tmp_path / "triage"
+    result = CliRunner().invoke(
+        main,
+        ["triage", str(FIXTURES / "S01"), str(FIXTURES / "multi-instance"), "--out", str(out)],
+    )
+    assert result.exit_code in (0, 3), result.output
+    for width in (1400, 1000):
+        opened = open_report(out / "index.html", width=width, height=900)
+        expect(opened.page.locator("#triage-table tbody tr")).to_have_count(2)
+        check_fits(opened.page)
+        opened.assert_clean()
+
+
 # ---------------------------------------------------------------- hostile and large inputs
 
 
@@ -374,7 +539,9 @@ def test_hostile_collection_shows_payloads_as_text(tmp_path, open_report):
 
     evidence_with_payload = page.locator("pre.context", has_text="__pwned")
     finding = page.locator("#findings article.finding").filter(has=evidence_with_payload).first
-    finding.locator("details.evidence summary").click()
+    details = finding.locator("details.evidence")
+    if details.get_attribute("open") is None:  # the first finding's evidence starts open
+        details.locator("summary").click()
     evidence = finding.locator("pre.context", has_text=PAYLOAD).first
     expect(evidence).to_be_visible()
 

@@ -301,3 +301,201 @@ def test_hostile_collection_renders_as_text(tmp_path):
 
     md = render_report(analysis, diagnosis, "md", timestamp=False)
     assert "{{ 7*7 }}" in md
+
+
+# ---------------------------------------------------------------- words for unknown values
+
+
+class VisibleText(HTMLParser):
+    """The text a reader sees: everything outside <script> and <style>."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._raw = 0
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._raw += tag in ("script", "style")
+
+    def handle_endtag(self, tag: str) -> None:
+        self._raw -= tag in ("script", "style")
+
+    def handle_data(self, data: str) -> None:
+        if not self._raw:
+            self.parts.append(data)
+
+    @property
+    def words(self) -> set[str]:
+        return set(" ".join(self.parts).split())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_unknown_values_are_said_in_words(name):
+    words = VisibleText(page(name)).words
+    assert not words & {"None", "?", "null", "nan", "NaN"}, words & {"None", "?", "null", "nan"}
+
+
+def test_untimed_and_cycle_less_instance_reads_in_words():
+    """An instance without cycles and a finding without times render as words."""
+    from azdiag.report_html import render_html
+    from azdiag.report_model import build_model
+
+    analysis, diagnosis = analysed("S01"), diagnosed("S01")
+    model = build_model(analysis, diagnosis)
+    ghost = {
+        **model["instances"][0],
+        "id": None,
+        "cycles": [],
+        "cycle_count": 0,
+        "last_cycle": None,
+        "runs": [],
+        "finding": None,
+        "verdict": {**model["instances"][0]["verdict"], "stage": None},
+        "outcome": "inconclusive",
+        "detailed": True,
+        "gantt": {"shown": 0},
+    }
+    model["summary"]["rows"].append(ghost)
+    model["detailed"].append(ghost)
+    model["findings"][0] = {**model["findings"][0], "first_seen": None, "last_seen": None}
+    text = " ".join(VisibleText(render_html(model)).parts)
+    assert "None" not in text.split()
+    assert "unknown instance" in text
+    assert "first no time · last no time" in " ".join(text.split())
+    assert "No start-up cycle could be reconstructed" in text
+
+
+# ---------------------------------------------------------------- many instances
+
+
+#: Instances of the simulated large collection, and how many of them fail (S01).
+MANY = 1000
+FAILING = 3
+#: The page's size bound at any input size (issue 13).
+MAX_HTML_BYTES = 5_000_000
+
+
+@pytest.fixture(scope="module")
+def many_instances(tmp_path_factory) -> tuple[str, Diagnosis]:
+    """1,000 healthy instances of which three are replaced by a recycling startup task (S01)."""
+    from azdiag.simulate import simulate
+
+    root = tmp_path_factory.mktemp("many")
+    simulate("healthy", root / "collection", instances=MANY, hours=0.01)
+    simulate("S01", root / "failing", instances=FAILING, hours=0.1)
+    for folder in sorted((root / "failing").iterdir()):
+        shutil.rmtree(root / "collection" / folder.name)
+        shutil.move(str(folder), root / "collection" / folder.name)
+    analysis = analyze(root / "collection")
+    diagnosis = diagnose(analysis)
+    return render_report(analysis, diagnosis, "html", timestamp=False), diagnosis
+
+
+def test_many_instances_give_a_bounded_page_with_a_summary_table(many_instances):
+    html, diagnosis = many_instances
+    assert len(diagnosis.verdicts) == MANY
+    failing = sorted(v.instance for v in diagnosis.verdicts if v.finding is not None)
+    assert len(failing) == FAILING
+    assert len(html.encode("utf-8")) <= MAX_HTML_BYTES
+
+    parsed = Page(html)
+    rows = [
+        attrs
+        for tag, attrs in parsed.tags
+        if tag == "tr" and "instance" in (attrs.get("class") or "").split()
+    ]
+    # the summary lists the instances that need a look, failing ones first ...
+    assert sorted(r["data-instance"] for r in rows) == failing
+    assert {r["data-outcome"] for r in rows} == {"failing"}
+    # ... and names every healthy one in one collapsed list
+    healthy = [
+        attrs["data-instance"]
+        for tag, attrs in parsed.tags
+        if tag == "li" and attrs.get("data-instance")
+    ]
+    assert sorted(healthy) == sorted(v.instance for v in diagnosis.verdicts if v.finding is None)
+    assert f"{MANY - FAILING} healthy instance(s)</summary>" in html
+    assert '<details class="healthy">' in html  # collapsed: no "open" attribute
+    # drawings only for the instances that need a look
+    workflows = [t for t, a in parsed.tags if t == "svg" and a.get("class") == "workflow"]
+    assert len(workflows) == FAILING
+    timeline = json.loads(parsed.data_block)["timeline"]
+    assert sorted(i["id"] for i in timeline["instances"]) == failing
+    assert f"({MANY} instances: {FAILING} failing, {MANY - FAILING} healthy)" in html
+
+
+def test_events_give_way_when_the_page_would_pass_its_size_limit():
+    """Every other section is capped; the events table gives up rows to keep the page bounded."""
+    from azdiag.report_html import render_html
+    from azdiag.report_model import build_model
+
+    model = build_model(analysed("S01"), diagnosed("S01"))
+    whole = render_html(model)
+    limit = len(whole.encode("utf-8")) - 50_000
+    bounded = render_html(model, max_bytes=limit)
+    assert len(bounded.encode("utf-8")) <= limit
+    data = json.loads(Page(bounded).data_block)["events"]
+    assert 0 < data["shown"] < model["events"]["shown"]
+    assert data["rows"] == model["events"]["rows"][: data["shown"]]  # the earliest stay
+    assert f"{data['omitted']} of {data['total']} records are not in this page" in bounded
+
+
+# ---------------------------------------------------------------- cycles collapsed into runs
+
+
+def _cycle(number: int, outcome: str | None, stage: str | None, seconds: float | None) -> dict:
+    return {
+        "cycle": number,
+        "start": None,
+        "end": None,
+        "seconds": seconds,
+        "outcome": outcome,
+        "last_stage": stage,
+        "failure_event": "task_exit" if outcome == "failed" else None,
+        "observed_start": True,
+        "reached": ["agent", stage] if stage else [],
+    }
+
+
+def test_alike_consecutive_cycles_are_one_run():
+    from azdiag.report_cycles import runs
+
+    cycles = [
+        _cycle(1, "ready", "ready", 60.0),
+        *[_cycle(n, "failed", "startup_tasks", 29.0 + n % 20) for n in range(2, 91)],
+        _cycle(91, "hung", None, None),
+    ]
+    collapsed = runs(cycles, listed=50)
+    assert [(r["first"], r["last"], r["count"]) for r in collapsed] == [
+        (1, 1, 1),
+        (2, 90, 89),
+        (91, 91, 1),
+    ]
+    assert collapsed[0]["label"] == "cycle 1: ready at ready, 60 s"
+    assert collapsed[1]["label"] == "cycles 2–90: failed at startup_tasks, 29–48 s each"
+    assert collapsed[2]["label"] == "cycle 91: hung at an unknown stage, duration unknown"
+    # the latest cycles are listed first when the budget is short
+    assert [c["cycle"] for c in collapsed[2]["cycles"]] == [91]
+    assert [c["cycle"] for c in collapsed[1]["cycles"]] == list(range(42, 91))
+    assert collapsed[0]["cycles"] == []
+
+
+def test_gantt_draws_the_latest_cycles_within_its_rows():
+    from azdiag.report_cycles import gantt
+
+    cycles = [_cycle(n, "failed", "startup_tasks", 30.0) for n in range(1, 501)]
+    stages = {
+        ("i", n): [
+            {"stage": "agent", "entered": None, "seconds": 5.0},
+            {"stage": "startup_tasks", "entered": None, "seconds": 25.0},
+        ]
+        for n in range(1, 501)
+    }
+    drawn = gantt(cycles, stages, "i", rows=120)
+    assert (drawn["shown"], drawn["total"]) == (120, 500)
+    paths = {p["stage"]: p["d"] for p in drawn["paths"]}
+    assert paths.keys() == {"agent", "startup_tasks"}
+    assert paths["startup_tasks"].count("M") == 120
+    assert drawn["height"] <= 120 * 14
