@@ -14,7 +14,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from azdiag.analysis import analyze
+from azdiag.analysis import NoGuestLog, analyze
 from azdiag.diagnosis import diagnose
 from azdiag.grammar import load_grammar
 from azdiag.report_writer import render_report
@@ -121,7 +121,11 @@ def test_any_collection_reads_diagnoses_and_renders(tmp_path_factory, files, ins
         target = root / instance / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
-    analysis = analyze(root)
+    try:
+        analysis = analyze(root)
+    except NoGuestLog:  # only when every file is empty: an empty file is no guest log
+        assert not any(files.values())
+        return
     for f in analysis.ingested.files:
         assert f.error is None, f
         assert f.lines + f.glued_records == f.records + f.continuation_lines + f.unparsed_lines

@@ -231,7 +231,9 @@ def check_verdict(page: Page, report: Report) -> None:
     assert ranks == sorted(ranks)
     for verdict in report.diagnosis.verdicts:
         row = page.locator(f'#verdict tr.instance[data-instance="{verdict.instance}"]')
-        expect(row.locator("td.summary")).to_have_text(" ".join(verdict.summary.split()))
+        expect(row.locator("td.summary .verdict-text")).to_have_text(
+            " ".join(verdict.summary.split())
+        )
         if verdict.finding is not None:
             expect(row).to_have_attribute("data-outcome", re.compile("failing|degraded"))
     expect(page.locator("svg.workflow")).to_have_count(len(report.diagnosis.verdicts))
