@@ -11,4 +11,5 @@ class ExitStatus(IntEnum):
     USAGE = 2  # bad command line (click's own code for usage errors)
     FINDINGS = 3  # --fail-on LEVEL was given and a finding reached LEVEL
     PARTIAL = 4  # triage: some collections could not be analysed
+    OUTPUT_ERROR = 5  # an output could not be written (disk full, no permission); none replaced
     INTERRUPTED = 130  # Ctrl-C
