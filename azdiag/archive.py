@@ -411,6 +411,18 @@ def _magic(path: str) -> bytes:
         return b""  # the read that follows reports it
 
 
+def _shown(name: str) -> str:
+    """A file name as text: bytes that are not UTF-8 (a surrogate-escaped name) as ``\\xff``.
+
+    Only for display and matching; the file is still opened by its real name.
+    """
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return name
+
+
 def _walk_dir(
     reader: Reader, folder: str, parts: tuple[str, ...], real_root: str, seen: set[tuple[int, int]]
 ) -> Iterator[Entry]:
@@ -424,21 +436,22 @@ def _walk_dir(
         yield Entry("/".join(parts), parts[-1], None, problem=("unreadable", reason))
         return
     for entry in entries:
-        sub = (*parts, entry.name)
+        name = _shown(entry.name)
+        sub = (*parts, name)
         display = "/".join(sub)
         try:
             if entry.is_symlink():
                 target = os.path.realpath(entry.path)
                 if os.path.commonpath([target, real_root]) != real_root:
                     reason = f"symbolic link to {target}, outside the input: not followed"
-                    yield Entry(display, entry.name, None, problem=("unsafe-link", reason))
+                    yield Entry(display, name, None, problem=("unsafe-link", reason))
                     continue
             st = os.stat(entry.path)
         except (OSError, ValueError) as exc:
             reason = getattr(exc, "strerror", None) or str(exc)
             if entry.is_symlink():
                 reason = f"broken symbolic link ({reason})"
-            yield Entry(display, entry.name, None, problem=("unreadable", reason))
+            yield Entry(display, name, None, problem=("unreadable", reason))
             continue
         if (st.st_dev, st.st_ino) in seen:
             continue  # reached a second time through a link
@@ -446,10 +459,10 @@ def _walk_dir(
         if stat.S_ISDIR(st.st_mode):
             yield from _walk_dir(reader, entry.path, sub, real_root, seen)
         elif stat.S_ISREG(st.st_mode):
-            yield from _dispatch(reader, Location(entry.path), display, entry.name, 0, st.st_size)
+            yield from _dispatch(reader, Location(entry.path), display, name, 0, st.st_size)
         else:
             reason = "not a regular file (device, pipe or socket): not opened"
-            yield Entry(display, entry.name, None, problem=("unreadable", reason))
+            yield Entry(display, name, None, problem=("unreadable", reason))
 
 
 def _dispatch(

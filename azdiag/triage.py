@@ -147,7 +147,8 @@ def fingerprint(path: str) -> str:
         except OSError:
             continue
         relative = item.relative_to(root) if root.is_dir() else Path(item.name)
-        digest.update(f"{relative.as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        line = f"{relative.as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\n"
+        digest.update(line.encode("utf-8", "surrogateescape"))  # names need not be UTF-8
     return digest.hexdigest()[:32]
 
 
