@@ -27,6 +27,13 @@ if TYPE_CHECKING:  # the CLI imports these lazily, inside the commands
 class _Group(click.Group):
     """Maps Ctrl-C to exit code 130 for every command (click would exit with 1)."""
 
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:  # reading the command line (click would say "Aborted!" and exit with 1)
+            return super().make_context(*args, **kwargs)
+        except KeyboardInterrupt:
+            _echo("azdiag: interrupted", err=True)
+            sys.exit(ExitStatus.INTERRUPTED)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -550,13 +557,66 @@ def triage(
     resume: bool,
     report_formats: str,
     jsonl: str | None,
+    **rest: Any,
+) -> None:
+    """Triage many collections: PATHs are folders of collections, archives or globs."""
+    import os
+
+    from azdiag.triage_run import TriageError, start_pool, stop_pool
+
+    jobs = jobs or os.cpu_count() or 1
+    try:  # now, while this process has one thread: see start_pool
+        pool = start_pool(jobs) if jobs > 1 and not scheduler else None
+    except TriageError as exc:
+        fail(str(exc), ExitStatus(exc.status))
+    try:
+        _triage(paths, out, jobs, scheduler, fail_on, resume, report_formats, jsonl, pool, **rest)
+    except KeyboardInterrupt:  # before or after the batch ran (run_batch handles its own)
+        _on_interrupt_leave(pool)
+    finally:
+        if pool is not None:
+            stop_pool(pool, now=False)
+
+
+def _on_interrupt_leave(pool: Any) -> NoReturn:
+    """Stop the workers and exit 130; a second Ctrl-C meanwhile exits at once."""
+    import signal
+
+    from azdiag.triage_run import exit_now, stop_pool
+
+    signal.signal(signal.SIGINT, exit_now)
+    if pool is not None:
+        stop_pool(pool)
+    _echo("azdiag: interrupted", err=True)
+    _leave(ExitStatus.INTERRUPTED)
+
+
+def _leave(status: ExitStatus) -> NoReturn:
+    """Exit now, flushing output: stopped workers can leave the pool's threads in a state the
+    interpreter's exit handlers trip over."""
+    import os
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
+def _triage(
+    paths: tuple[str, ...],
+    out: Path,
+    jobs: int,
+    scheduler: str | None,
+    fail_on: str | None,
+    resume: bool,
+    report_formats: str,
+    jsonl: str | None,
+    pool: Any,
+    *,
     rule_dirs: tuple[Path, ...],
     format_dirs: tuple[Path, ...],
     tz: str,
     max_bytes: int | None,
 ) -> None:
-    """Triage many collections: PATHs are folders of collections, archives or globs."""
-    import os
 
     from azdiag.outputs import OutputError, OutputRefused, check_folder
     from azdiag.triage import expand
@@ -593,10 +653,11 @@ def triage(
     try:
         batch = run_batch(
             tasks,
-            jobs=jobs or os.cpu_count() or 1,
+            jobs=jobs,
             scheduler=scheduler,
             resume=resume,
             stream=sys.stdout if jsonl else None,
+            pool=pool,
         )
     except TriageError as exc:
         fail(str(exc), ExitStatus(exc.status))
@@ -611,10 +672,7 @@ def triage(
         err=True,
     )
     if batch.interrupted:
-        # stopped workers may leave the pool's threads behind: leave now, outputs are written
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(ExitStatus.INTERRUPTED)
+        _leave(ExitStatus.INTERRUPTED)  # the outputs are written
     if analysed == 0:
         sys.exit(ExitStatus.INPUT_ERROR)
     if fail_on and severity_reached(batch.analysed, fail_on):

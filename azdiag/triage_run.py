@@ -62,6 +62,7 @@ def run_batch(
     resume: bool = False,
     progress: bool | None = None,
     stream: TextIO | None = None,
+    pool: ProcessPoolExecutor | None = None,
 ) -> Batch:
     """Run every task; write index.html, summary.csv and summary.jsonl into the output folder.
 
@@ -69,7 +70,8 @@ def run_batch(
     whose result is complete on disk, including those finished in a worker the moment before,
     is in the summaries (``Batch.interrupted``). A second Ctrl-C while stopping exits at once
     with 130. Raises :class:`TriageError` when no worker can be started or the scheduler is
-    unusable.
+    unusable. ``pool``: workers from :func:`start_pool` (started early, see there); without
+    one, ``jobs`` workers are started here, and stopped at the end either way.
     """
     batch = Batch(total=len(tasks))
     pending = []
@@ -84,9 +86,11 @@ def run_batch(
     show = sys.stderr.isatty() if progress is None else progress
     bar = _progress(len(tasks), len(batch.results), show)
     started = time.time()
+    if pool is None and not scheduler and jobs > 1 and len(pending) > 1:
+        pool = start_pool(min(jobs, len(pending)))
     previous = _on_sigint(_first_interrupt)
     try:
-        runner = (_dask if scheduler else _local)(pending, jobs, scheduler)
+        runner = _dask(pending, scheduler) if scheduler else _local(pending, pool)
         try:
             for result in runner:
                 batch.results.append(result)
@@ -97,7 +101,9 @@ def run_batch(
         except KeyboardInterrupt:
             batch.interrupted = True
         finally:
-            runner.close()  # stops the workers when the interrupt came outside the runner
+            runner.close()
+            if pool is not None:  # when interrupted, running work is not waited for
+                stop_pool(pool, now=batch.interrupted)
         bar(None)
         if batch.interrupted:
             batch.results += _finished_on_disk(pending, batch.results, started)
@@ -120,11 +126,11 @@ def _on_sigint(handler: Any) -> Any:
 
 def _first_interrupt(_signum: int, _frame: FrameType | None) -> None:
     """The first Ctrl-C stops the batch cleanly; from now on a second one exits at once."""
-    signal.signal(signal.SIGINT, _exit_now)
+    signal.signal(signal.SIGINT, exit_now)
     raise KeyboardInterrupt
 
 
-def _exit_now(_signum: int, _frame: FrameType | None) -> None:
+def exit_now(_signum: int = 2, _frame: FrameType | None = None) -> None:
     os.write(2, b"azdiag: interrupted again: stopped at once\n")
     os._exit(130)
 
@@ -150,37 +156,60 @@ def _finished_on_disk(pending: list[Task], have: list[Result], since: float) -> 
     return found
 
 
-def _local(tasks: list[Task], jobs: int, _scheduler: str | None) -> Generator[Result, None, None]:
-    if not tasks:
-        return
-    if jobs <= 1:
-        for task in tasks:
-            yield triage_one(task)
-        return
+def start_pool(jobs: int) -> ProcessPoolExecutor:
+    """Start ``jobs`` worker processes now; they ignore SIGINT from their first instant.
+
+    Ctrl-C in a terminal reaches the whole process group: the workers must leave it to this
+    process, which stops them (a worker interrupted mid-write, or in its own start-up, would
+    print a traceback). For the milliseconds the workers take to fork, SIGINT is ignored here
+    so that they inherit that, and blocked so that an interrupt in that moment stays pending
+    and is delivered right after, not lost. Call it while this process has one thread (before
+    polars is imported): another thread could take the signal while it is ignored. Raises
+    :class:`TriageError` when the processes cannot be started.
+    """
     # spawn, not fork: polars' thread pools do not survive a fork
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(
-        max_workers=min(jobs, len(tasks)), mp_context=context, initializer=_worker_setup
-    )
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_worker_setup)
+    main = _main_thread()
+    if main:
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        # workers are started by submit: they inherit an ignored SIGINT from the first instant,
-        # so Ctrl-C in the terminal stops the batch here, not a worker in the middle of a write
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if _main_thread() else None
-        try:
-            futures = {pool.submit(triage_one, task): task for task in tasks}
-        finally:
-            if previous is not None:
-                signal.signal(signal.SIGINT, previous)
+        for _ in range(2 * jobs):  # each submit starts a worker until all are there
+            if len(getattr(pool, "_processes", None) or ()) >= jobs:
+                break
+            pool.submit(_ready)
     except (OSError, BrokenProcessPool) as exc:
-        _stop(pool)
+        stop_pool(pool)
         raise TriageError(
             f"cannot start {jobs} worker processes ({_reason(exc)}); try --jobs 1", 1
         ) from exc
-    try:
-        for future in as_completed(futures):
-            yield _outcome(future, futures[future])
     finally:
-        _stop(pool)
+        if main:
+            signal.signal(signal.SIGINT, previous)
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+    return pool
+
+
+def _ready() -> None:
+    """The first task of each worker: only there to start it."""
+
+
+def _local(tasks: list[Task], pool: ProcessPoolExecutor | None) -> Generator[Result, None, None]:
+    if pool is None:
+        for task in tasks:
+            yield triage_one(task)
+        return
+    if not tasks:
+        return
+    try:
+        futures = {pool.submit(triage_one, task): task for task in tasks}
+    except (OSError, BrokenProcessPool) as exc:
+        raise TriageError(
+            f"the worker processes stopped ({_reason(exc)}); try --jobs 1", 1
+        ) from exc
+    for future in as_completed(futures):
+        yield _outcome(future, futures[future])
 
 
 def _main_thread() -> bool:
@@ -189,12 +218,16 @@ def _main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-def _stop(pool: ProcessPoolExecutor) -> None:
-    """Stop the pool without waiting for running work: its workers are ended, not cancelled.
+def stop_pool(pool: ProcessPoolExecutor, *, now: bool = True) -> None:
+    """Stop the pool; ``now``: without waiting for running work (its workers are ended).
 
     Futures are not cancelled (the pool's manager thread would then fail to mark them and could
-    hang); the workers are terminated and the manager thread fails what was pending.
+    hang); the workers are terminated and the manager thread fails what was pending. Stopping
+    a stopped pool does nothing.
     """
+    if not now:
+        pool.shutdown(wait=True)
+        return
     processes = list((getattr(pool, "_processes", None) or {}).values())
     for process in processes:
         if process.is_alive():
@@ -249,7 +282,7 @@ def check_scheduler(address: str) -> None:
         ) from exc
 
 
-def _dask(tasks: list[Task], _jobs: int, scheduler: str | None) -> Generator[Result, None, None]:
+def _dask(tasks: list[Task], scheduler: str) -> Generator[Result, None, None]:
     """The same work on an existing Dask distributed cluster (``tcp://host:8786``)."""
     if not tasks:
         return
