@@ -94,5 +94,8 @@ def analyze(
 
 def from_ingested(ingested: Ingested, formats: FormatSet) -> Analysis:
     """Reconstruct the timeline of an already ingested collection."""
+    from azdiag.clock import check_clock
+
+    ingested = check_clock(ingested)  # before "now" and the windows are taken from its times
     timeline = build_timeline(ingested.events, formats, now=ingested.window[1])
     return Analysis(ingested=ingested, timeline=timeline, formats=formats)
