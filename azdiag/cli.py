@@ -466,9 +466,11 @@ def rules_list(rule_dirs: tuple[Path, ...], as_json: bool) -> None:
         ]
         _echo(json.dumps(rows, indent=2))
         return
-    for r in found:
-        scenario = r.scenario or "-"
-        _echo(f"{r.id:<34} {scenario:<5} {r.severity:<8} {r.stage or '(evidence)':<14} {r.title}")
+    table = [(r.id, r.scenario or "-", r.severity, r.stage or "(evidence)", r.title) for r in found]
+    widths = [max((len(row[i]) for row in table), default=0) for i in range(4)]
+    for row in table:  # columns as wide as their longest cell: long ids keep them in line
+        cells = [cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)]
+        _echo(" ".join([*cells, row[4]]))
 
 
 @rules.command("show")
@@ -503,20 +505,50 @@ def rules_show(rule_id: str, rule_dirs: tuple[Path, ...]) -> None:
 )
 def rules_test(folder: Path | None) -> None:
     """Run the examples of every rule (the shipped ones and those of FOLDER)."""
-    from azdiag.rule_examples import run_examples
+    from azdiag.rule_examples import ExampleResult, run_example
 
     found = _load_rules((folder,) if folder else ())
     if folder:  # only the rules that FOLDER defines (or redefines)
         own = {str(p) for p in folder.glob("*.toml")}
         found = [r for r in found if r.source_file in own]
-    results = run_examples(found)
-    for result in results:
-        if not result.passed:
-            _echo(f"FAIL {result}")
+    results: list[ExampleResult] = []
+    progress = _progress_bar(sum(len(r.examples) for r in found), "example")
+    for rule in found:  # progress as it goes: all the examples take half a minute
+        for example in rule.examples:
+            results.append(run_example(rule, example))
+            if not results[-1].passed:
+                _echo(f"FAIL {results[-1]}")
+        progress(rule.id, len(rule.examples))
+    progress(None, 0)
     failed = sum(not r.passed for r in results)
     _echo(f"{len(results) - failed} passed, {failed} failed")
     if failed:
         sys.exit(ExitStatus.INPUT_ERROR)
+
+
+def _progress_bar(total: int, unit: str) -> Callable[[str | None, int], None]:
+    """A tqdm bar on a terminal; elsewhere one line per step on stderr. (None, 0) closes it."""
+    from azdiag.sanitise import for_terminal
+
+    if not sys.stderr.isatty():
+
+        def line(name: str | None, count: int) -> None:
+            if name is not None:
+                _echo(f"{name}: {count} {unit}(s) run", err=True)
+
+        return line
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit=unit, file=sys.stderr, dynamic_ncols=True, leave=False)
+
+    def update(name: str | None, count: int) -> None:
+        if name is None:
+            bar.close()
+        else:
+            bar.set_postfix_str(for_terminal(name)[-30:], refresh=False)
+            bar.update(count)
+
+    return update
 
 
 @main.command()
