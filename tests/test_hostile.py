@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import stat
 import struct
@@ -29,7 +30,7 @@ import azdiag.outputs
 from azdiag.archive import Limits, machine_memory
 from azdiag.cli import main
 from azdiag.exit_status import ExitStatus
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, ROOT
 
 #: What a terminal acts on: ESC (CSI, OSC...), the C1 CSI, BEL ending an OSC.
 RAW_CONTROLS = (b"\x1b", "\x9b".encode(), b"\x07")
@@ -477,3 +478,59 @@ def test_triage_does_not_follow_a_link_out_of_the_input(tmp_path: Path) -> None:
     )
     names = [json.loads(line)["name"] for line in (out / "summary.jsonl").read_text().splitlines()]
     assert names == ["S01"] and not (out / "evil").exists()
+
+
+# -- friction ------------------------------------------------------------------------------
+
+
+def test_open_without_a_browser_says_so(
+    collection: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import webbrowser
+
+    monkeypatch.setattr(webbrowser, "open", lambda _uri: False)
+    target = tmp_path / "r.html"
+    result = run("report", str(collection), "-o", str(target), "--open")
+    assert result.exit_code == ExitStatus.OK
+    assert result.stderr.splitlines()[-1] == (
+        f"azdiag: no web browser found to open the report; open {target.as_uri()} yourself"
+    )
+
+
+def test_simulate_help_lists_the_scenarios_and_a_zip_name_makes_a_zip(tmp_path: Path) -> None:
+    from azdiag.simulate.scenarios import SCENARIOS
+
+    shown = run("simulate", "--help").output
+    assert all(f"  {sid} " in shown for sid in SCENARIOS)
+    target = tmp_path / "x.zip"
+    assert run("simulate", "S01", "-o", str(target)).exit_code == ExitStatus.OK
+    assert target.is_file() and zipfile.is_zipfile(target)
+
+
+def test_a_filter_that_matches_nothing_says_what_there_is(collection: Path) -> None:
+    result = run("timeline", str(collection), "--instance", "WebRole1_IN_9")
+    assert result.exit_code == ExitStatus.OK
+    assert one_line(result.stderr) == (
+        "azdiag: no row matches --instance WebRole1_IN_9; this collection has: WebRole1_IN_0"
+    )
+    result = run("timeline", str(collection), "--event", "no_such_event")
+    assert one_line(result.stderr).startswith("azdiag: no row matches --event no_such_event; ")
+
+
+def test_rules_list_columns_stay_in_line() -> None:
+    from azdiag.rulebook import load_rules
+    from azdiag.workflow import load_workflow
+
+    titles = {r.id: r.title for r in load_rules((), stages=set(load_workflow().stages))}
+    lines = run("rules", "list").output.splitlines()
+    starts = {line.index(titles[line.split()[0]]) for line in lines}
+    assert len(lines) == len(titles) and len(starts) == 1
+
+
+def test_rules_test_reports_progress_rule_by_rule(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "rules" / "configuration.toml", tmp_path / "configuration.toml")
+    result = run("rules", "test", str(tmp_path))
+    assert result.exit_code == ExitStatus.OK
+    progress = result.stderr.splitlines()
+    assert progress and all(re.fullmatch(r"[a-z0-9-]+: \d+ example\(s\) run", p) for p in progress)
+    assert re.fullmatch(r"\d+ passed, 0 failed", result.stdout.strip())

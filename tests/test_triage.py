@@ -65,6 +65,7 @@ def test_local_pool_runs_everything_and_writes_the_summaries(batch_input, tmp_pa
 
 def test_dask_cluster_gives_the_same_summaries_as_the_local_pool(batch_input, tmp_path):
     import distributed
+
     local_out, dask_out = tmp_path / "local", tmp_path / "dask"
     run(str(batch_input), "--out", str(local_out), "--jobs", "2")
     with distributed.LocalCluster(
