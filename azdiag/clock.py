@@ -121,10 +121,13 @@ def _outliers(timed: pl.DataFrame) -> dict[str, tuple[list[int], str]]:
     )
     out: dict[str, tuple[list[int], str]] = {}
     for (name,), group in far.group_by("file", maintain_order=True):
-        first = group.row(0, named=True)
+        # formatted by polars: a year past 9999 has no Python datetime
+        first = group.select("line", time=pl.col("time").dt.strftime("%Y-%m-%d %H:%M:%S")).row(
+            0, named=True
+        )
         note = (
             f"{group.height} record(s) with a time far outside the rest of the file (first: "
-            f"{_shown(first['time'])} at line {first['line']}): kept, that time left out of "
+            f"{first['time']} at line {first['line']}): kept, that time left out of "
             "windows and gaps"
         )
         out[str(name)] = (group["_row"].to_list(), note)
@@ -175,14 +178,12 @@ def _the_wrong_ones(marked: pl.DataFrame, others: pl.Series) -> str:
     behind, ahead = int(marked["behind"].sum()), int(marked["ahead"].sum())
     if not behind or not ahead:
         return "behind" if behind else "ahead"
-    if others.len():
-        reference = others.median()
-        assert isinstance(reference, datetime)
+    if others.len():  # epoch seconds: a year past 9999 has no Python datetime
+        reference = others.dt.epoch("s").cast(pl.Float64).median()
 
-        def distance(column: str) -> timedelta:
-            kept = marked.filter(~pl.col(column))["time"].median()
-            assert isinstance(kept, datetime)
-            return abs(kept - reference)
+        def distance(column: str) -> float:
+            kept = marked.filter(~pl.col(column)).select(pl.col("time").dt.epoch("s").median())
+            return abs(kept.item() - reference)
 
         return "behind" if distance("behind") <= distance("ahead") else "ahead"
     return "behind" if behind <= ahead else "ahead"
@@ -244,7 +245,3 @@ def _with_range(report: FileReport, events: pl.DataFrame, notes: list[str]) -> F
 
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _shown(value: datetime) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S")
