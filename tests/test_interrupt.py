@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FIXTURES, ROOT
+from tests.test_hostile import tree_hash
 
 RUNS = 20
 AT_ONCE = 4
@@ -129,6 +130,7 @@ def test_interrupted_triage_exits_130_quickly_and_keeps_what_finished(
     # killpg: 0 to 2.7 s after the pool started; timeout: 3 to 5.7 s after the start (earlier,
     # on a busy machine, Ctrl-C can land in Python's own start-up, before any azdiag code runs)
     plans = [(0.3 * (n % 10) + (3.0 if n % 2 else 0.0), n % 2 == 1) for n in range(RUNS)]
+    before = tree_hash(small_batch)
     interrupted = 0
     for first in range(0, RUNS, AT_ONCE):
         runs = [
@@ -146,6 +148,7 @@ def test_interrupted_triage_exits_130_quickly_and_keeps_what_finished(
             _check(r)
             interrupted += r.process.returncode == 130
     assert interrupted >= RUNS // 2  # most runs were really cut short, not finished first
+    assert tree_hash(small_batch) == before
 
 
 def test_a_second_interrupt_exits_at_once(small_batch: Path, tmp_path: Path) -> None:
