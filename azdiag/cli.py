@@ -388,8 +388,11 @@ def report(
     if target != "-":
         _check_output(Path(target), [path])
     rules = _load_rules(rule_dirs)
-    analysis = _analyze(path, format_dirs, tz, max_bytes)
-    several = analysis.ingested.collection.collections
+    from azdiag.analysis import from_ingested
+
+    formats = _load_formats(format_dirs)
+    ingested = _ingest(path, formats, tz, max_bytes)
+    several = ingested.collection.collections
     if several:
         names = ", ".join(several[:5]) + (", ..." if len(several) > 5 else "")
         fail(
@@ -397,6 +400,7 @@ def report(
             f"run 'azdiag triage {path}' for one report each",
             ExitStatus.USAGE,
         )
+    analysis = from_ingested(ingested, formats)
     diagnosis = diagnose(analysis, rules)
     text = render_report(
         analysis,
