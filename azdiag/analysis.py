@@ -191,6 +191,9 @@ def from_ingested(
     ingested: Ingested, formats: FormatSet, *, now: datetime | None = None
 ) -> Analysis:
     """Reconstruct the timeline of an already ingested collection (``now`` as in analyze)."""
+    from azdiag.clock import check_clock
+
+    ingested = check_clock(ingested)  # before "now" and the windows are taken from its times
     workflow = load_workflow()
     taken = collection_time(
         ingested.collection.sources,

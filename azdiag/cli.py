@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -29,11 +30,18 @@ class _Group(click.Group):
     """Maps Ctrl-C to exit code 130 for every command (click would exit with 1), and any
     unexpected error to one line and exit code 70 (``--debug`` shows the traceback)."""
 
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:  # reading the command line (click would say "Aborted!" and exit with 1)
+            return super().make_context(*args, **kwargs)
+        except KeyboardInterrupt:
+            _echo("azdiag: interrupted", err=True)
+            sys.exit(ExitStatus.INTERRUPTED)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
-            click.echo("azdiag: interrupted", err=True)
+            _echo("azdiag: interrupted", err=True)
             ctx.exit(ExitStatus.INTERRUPTED)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
@@ -58,10 +66,62 @@ def internal_error_line(exc: BaseException) -> str:
     return f"internal error in {step}: {message} (run again with --debug for the traceback)"
 
 
+def _echo(text: str = "", *, err: bool = False, nl: bool = True) -> None:
+    """The one way the CLI prints: names and log text come from strangers' machines, so every
+    control character and escape sequence is shown escaped (azdiag.sanitise)."""
+    from azdiag.sanitise import for_terminal
+
+    click.echo(for_terminal(text), err=err, nl=nl)
+
+
 def fail(message: str, status: ExitStatus = ExitStatus.INPUT_ERROR) -> NoReturn:
     """Print ``azdiag: message`` on stderr and exit with ``status``."""
-    click.echo(f"azdiag: {message}", err=True)
+    _echo(f"azdiag: {message}", err=True)
     sys.exit(status)
+
+
+def _check_output(target: Path, inputs: list[str | Path]) -> None:
+    """Refuse, before any work, an output that would destroy an input or cannot be written."""
+    from azdiag.outputs import OutputRefused, check_target
+
+    try:
+        check_target(target, inputs)
+    except OutputRefused as exc:
+        fail(str(exc), ExitStatus.USAGE)
+
+
+def _write_output(target: Path, data: str | Callable[[Path], None]) -> None:
+    from azdiag.outputs import OutputError, write_atomic
+
+    try:
+        write_atomic(target, data)
+    except OutputError as exc:
+        fail(str(exc), ExitStatus.OUTPUT_ERROR)
+
+
+_SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def _byte_size(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
+    if value is None:
+        return None
+    text = value.strip().upper().removesuffix("B").removesuffix("I")
+    number, unit = (text[:-1], text[-1]) if text[-1:] in _SIZE_UNITS else (text, "")
+    try:
+        size = int(float(number) * _SIZE_UNITS[unit])
+    except (ValueError, KeyError):
+        size = 0
+    if size <= 0:
+        raise click.BadParameter(f"{value!r} is not a size such as 500M or 4G")
+    return size
+
+
+max_bytes_option = click.option(
+    "--max-bytes",
+    callback=_byte_size,
+    metavar="SIZE",
+    help="Most bytes archive members may expand to, e.g. 2G [physical memory / 16].",
+)
 
 
 def _zone(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
@@ -130,15 +190,15 @@ def formats_list(format_dirs: tuple[Path, ...], as_json: bool) -> None:
         for f in format_set
     ]
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        _echo(json.dumps(rows, indent=2))
         return
     for f in format_set:
         names = ", ".join(f.file_names) or "(sniffed only)"
-        click.echo(f"{f.id:<20} {f.kind:<18} component {f.component or '-'}")
-        click.echo(f"    {f.description}")
-        click.echo(f"    files:   {names}")
+        _echo(f"{f.id:<20} {f.kind:<18} component {f.component or '-'}")
+        _echo(f"    {f.description}")
+        _echo(f"    files:   {names}")
         headers = ", ".join(h.name for h in f.headers)
-        click.echo(f"    headers: {headers}  ({len(f.samples)} samples)")
+        _echo(f"    headers: {headers}  ({len(f.samples)} samples)")
 
 
 @formats.command("test")
@@ -154,8 +214,8 @@ def formats_test(format_dirs: tuple[Path, ...]) -> None:
     count += signature_count
     failures += signature_failures
     for failure in failures:
-        click.echo(f"FAIL {failure}")
-    click.echo(f"{count - len(failures)} passed, {len(failures)} failed")
+        _echo(f"FAIL {failure}")
+    _echo(f"{count - len(failures)} passed, {len(failures)} failed")
     if failures:
         sys.exit(ExitStatus.INPUT_ERROR)
 
@@ -164,33 +224,49 @@ def formats_test(format_dirs: tuple[Path, ...]) -> None:
 @click.argument("path", type=click.Path(path_type=Path))
 @formats_option
 @tz_option
+@max_bytes_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def formats_check(path: Path, format_dirs: tuple[Path, ...], tz: str, as_json: bool) -> None:
+def formats_check(
+    path: Path, format_dirs: tuple[Path, ...], tz: str, max_bytes: int | None, as_json: bool
+) -> None:
     """Show, per file of PATH, its kind, instance, encoding, lines and how much was parsed."""
     from azdiag.inventory import inventory_dict, inventory_text
 
-    ingested = _ingest(path, _load_formats(format_dirs), tz)
+    ingested = _ingest(path, _load_formats(format_dirs), tz, max_bytes)
     if as_json:
-        click.echo(json.dumps(inventory_dict(ingested), indent=2))
+        _echo(json.dumps(inventory_dict(ingested), indent=2))
     else:
-        click.echo(inventory_text(ingested))
+        _echo(inventory_text(ingested))
     if not ingested.readable:
         sys.exit(ExitStatus.INPUT_ERROR)
 
 
-def _ingest(path: Path, format_set: FormatSet, tz: str) -> Ingested:
+def _ingest(path: Path, format_set: FormatSet, tz: str, max_bytes: int | None = None) -> Ingested:
     """Ingest PATH or exit with a clear input error."""
-    from azdiag.collect import CollectError
+    from azdiag.collect import CollectError, Limits
     from azdiag.ingest import ingest
 
     try:
-        ingested = ingest(path, formats=format_set, tz=tz)
+        ingested = ingest(path, formats=format_set, tz=tz, limits=Limits.with_max_bytes(max_bytes))
     except CollectError as exc:
         fail(str(exc))
     if not ingested.files:
-        skipped = len(ingested.collection.skipped)
-        fail(f"{path}: no guest log found ({skipped} other file(s) listed and skipped)")
+        fail(_no_log_found(path, ingested))
     return ingested
+
+
+def _no_log_found(path: Path, ingested: Ingested) -> str:
+    """'no guest log found' and why, in one line: the most frequent reasons files were skipped."""
+    from collections import Counter
+
+    skipped = ingested.collection.skipped
+    message = f"{path}: no guest log found"
+    if not skipped:
+        return message + " (no file at all)"
+    reasons = Counter(item.reason for item in skipped).most_common(3)
+    return f"{message}; {len(skipped)} file(s) skipped: " + "; ".join(
+        f"{count} {reason}" if count > 1 else reason for reason, count in reasons
+    )
 
 
 _TIMELINE_FORMATS = ("table", "csv", "jsonl", "parquet")
@@ -220,6 +296,7 @@ _TIMELINE_FORMATS = ("table", "csv", "jsonl", "parquet")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here.")
 @formats_option
 @tz_option
+@max_bytes_option
 def timeline(
     path: Path,
     show: str,
@@ -232,6 +309,7 @@ def timeline(
     output: Path | None,
     format_dirs: tuple[Path, ...],
     tz: str,
+    max_bytes: int | None,
 ) -> None:
     """The merged timeline of PATH: events, start-up cycles, reported states or gaps."""
     from azdiag.timeline_view import TimelineFilter, render_timeline
@@ -246,22 +324,34 @@ def timeline(
         raise click.BadParameter(str(exc)) from exc
     if output_format == "parquet" and output is None:
         raise click.UsageError("--format parquet needs -o FILE")
-    if output is not None and _inside(output, path):
-        fail(f"{output}: will not write inside the input {path}", ExitStatus.USAGE)
-    analysis = _analyze(path, format_dirs, tz)
+    if output is not None:
+        _check_output(output, [path])
+    analysis = _analyze(path, format_dirs, tz, max_bytes)
     wanted = TimelineFilter(instances, kinds, event_kinds, *window)
-    text = render_timeline(analysis, show, wanted, output_format, output)
-    if text is not None:
-        click.echo(text, nl=False)
+    unmatched = wanted.unmatched(analysis)
+    if unmatched:
+        _echo(f"azdiag: no row matches {unmatched}", err=True)
+    if output is None:
+        _echo(render_timeline(analysis, show, wanted, output_format) or "", nl=False)
+        return
+
+    def write(file: Path) -> None:
+        render_timeline(analysis, show, wanted, output_format, file)
+
+    _write_output(output, write)
 
 
 def _analyze(
-    path: Path, format_dirs: tuple[Path, ...], tz: str, now: datetime | None = None
+    path: Path,
+    format_dirs: tuple[Path, ...],
+    tz: str,
+    max_bytes: int | None,
+    now: datetime | None = None,
 ) -> Analysis:
     from azdiag.analysis import from_ingested
 
     formats = _load_formats(format_dirs)
-    return from_ingested(_ingest(path, formats, tz), formats, now=now)
+    return from_ingested(_ingest(path, formats, tz, max_bytes), formats, now=now)
 
 
 rules_option = click.option(
@@ -271,7 +361,6 @@ rules_option = click.option(
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Folder of extra rules (*.toml); same id replaces a shipped rule.",
 )
-_LEVELS = ("info", "warning", "error", "critical")
 #: --fail-on levels of report and triage: "inconclusive" (an instance whose outcome could not
 #: be told) is a level of its own, between warning and error (see diagnosis.FAIL_LEVELS)
 _FAIL_LEVELS = ("info", "warning", "inconclusive", "error", "critical")
@@ -317,6 +406,7 @@ _FAIL_LEVELS = ("info", "warning", "inconclusive", "error", "critical")
 @rules_option
 @formats_option
 @tz_option
+@max_bytes_option
 def report(
     path: Path,
     output_format: str,
@@ -330,14 +420,15 @@ def report(
     rule_dirs: tuple[Path, ...],
     format_dirs: tuple[Path, ...],
     tz: str,
+    max_bytes: int | None,
 ) -> None:
     """Diagnose PATH: what failed, at which stage, since when, how often, and what to do."""
     from azdiag.diagnosis import diagnose
     from azdiag.report_writer import render_report
 
     target = output or ("azdiag-report.html" if output_format == "html" else "-")
-    if target != "-" and _inside(Path(target), path):
-        fail(f"{target}: will not write inside the input {path}", ExitStatus.USAGE)
+    if target != "-":
+        _check_output(Path(target), [path])
     from azdiag.times import parse_user_time
 
     try:
@@ -345,7 +436,19 @@ def report(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--now") from exc
     rules = _load_rules(rule_dirs)
-    analysis = _analyze(path, format_dirs, tz, now)
+    from azdiag.analysis import from_ingested
+
+    formats = _load_formats(format_dirs)
+    ingested = _ingest(path, formats, tz, max_bytes)
+    several = ingested.collection.collections
+    if several:
+        names = ", ".join(several[:5]) + (", ..." if len(several) > 5 else "")
+        fail(
+            f"{path} holds {len(several)} collections ({names}): "
+            f"run 'azdiag triage {path}' for one report each",
+            ExitStatus.USAGE,
+        )
+    analysis = from_ingested(ingested, formats, now=now)
     diagnosis = diagnose(analysis, rules)
     text = render_report(
         analysis,
@@ -356,27 +459,27 @@ def report(
         max_events=max_events,
     )
     if target == "-":
-        click.echo(text, nl=False)
+        _echo(text, nl=False)
     else:
-        Path(target).write_text(text, encoding="utf-8")
-        click.echo(f"{target}: {diagnosis.overall.summary}", err=True)
-        if open_browser and output_format == "html":
-            import webbrowser
-
-            webbrowser.open(Path(target).resolve().as_uri())
+        _write_output(Path(target), text)
+        _echo(f"{target}: {diagnosis.overall.summary}", err=True)
+        if open_browser:
+            _open_in_browser(Path(target), output_format)
     if fail_on and diagnosis.reached(fail_on):
         sys.exit(ExitStatus.FINDINGS)
     if fail_on and "inconclusive" in diagnosis.levels():
         sys.exit(ExitStatus.INCONCLUSIVE)
 
 
-def _inside(target: Path, source: Path) -> bool:
-    """True when ``target`` would land inside the input folder (never written to)."""
-    try:
-        target.resolve().relative_to(source.resolve())
-    except (ValueError, OSError):
-        return False
-    return source.is_dir()
+def _open_in_browser(target: Path, output_format: str) -> None:
+    """--open: the page in the default browser, or one line saying why not."""
+    import webbrowser
+
+    uri = target.resolve().as_uri()
+    if output_format != "html":
+        _echo(f"azdiag: --open shows HTML reports only; {target} is {output_format}", err=True)
+    elif not webbrowser.open(uri):
+        _echo(f"azdiag: no web browser found to open the report; open {uri} yourself", err=True)
 
 
 def _load_rules(rule_dirs: tuple[Path, ...]) -> list[Rule]:
@@ -414,13 +517,13 @@ def rules_list(rule_dirs: tuple[Path, ...], as_json: bool) -> None:
             }
             for r in found
         ]
-        click.echo(json.dumps(rows, indent=2))
+        _echo(json.dumps(rows, indent=2))
         return
-    for r in found:
-        scenario = r.scenario or "-"
-        click.echo(
-            f"{r.id:<34} {scenario:<5} {r.severity:<8} {r.stage or '(evidence)':<14} {r.title}"
-        )
+    table = [(r.id, r.scenario or "-", r.severity, r.stage or "(evidence)", r.title) for r in found]
+    widths = [max((len(row[i]) for row in table), default=0) for i in range(4)]
+    for row in table:  # columns as wide as their longest cell: long ids keep them in line
+        cells = [cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)]
+        _echo(" ".join([*cells, row[4]]))
 
 
 @rules.command("show")
@@ -432,21 +535,21 @@ def rules_show(rule_id: str, rule_dirs: tuple[Path, ...]) -> None:
     if rule_id not in found:
         fail(f"no rule {rule_id!r}; see 'azdiag rules list'", ExitStatus.USAGE)
     r = found[rule_id]
-    click.echo(f"{r.id}: {r.title}")
-    click.echo(
+    _echo(f"{r.id}: {r.title}")
+    _echo(
         f"scenario {r.scenario or '-'}, severity {r.severity}, confidence {r.confidence}, "
         f"stage {r.stage or 'from the evidence'}  ({r.source_file})"
     )
-    click.echo(f"\nwhen: {json.dumps(r.when)}")
+    _echo(f"\nwhen: {json.dumps(r.when)}")
     for condition in r.unless:
-        click.echo(f"unless: {json.dumps(condition)}")
-    click.echo(f"\n{r.explanation}\n\nAdvice:\n{r.advice}")
+        _echo(f"unless: {json.dumps(condition)}")
+    _echo(f"\n{r.explanation}\n\nAdvice:\n{r.advice}")
     if r.documented:
-        click.echo(f"\nBasis: {r.documented}")
+        _echo(f"\nBasis: {r.documented}")
     for ref in r.references:
-        click.echo(f"see: {ref}")
+        _echo(f"see: {ref}")
     for example in r.examples:
-        click.echo(f"example ({'fires' if example.fires else 'silent'}): {example.name}")
+        _echo(f"example ({'fires' if example.fires else 'silent'}): {example.name}")
 
 
 @rules.command("test")
@@ -455,20 +558,50 @@ def rules_show(rule_id: str, rule_dirs: tuple[Path, ...]) -> None:
 )
 def rules_test(folder: Path | None) -> None:
     """Run the examples of every rule (the shipped ones and those of FOLDER)."""
-    from azdiag.rule_examples import run_examples
+    from azdiag.rule_examples import ExampleResult, run_example
 
     found = _load_rules((folder,) if folder else ())
     if folder:  # only the rules that FOLDER defines (or redefines)
         own = {str(p) for p in folder.glob("*.toml")}
         found = [r for r in found if r.source_file in own]
-    results = run_examples(found)
-    for result in results:
-        if not result.passed:
-            click.echo(f"FAIL {result}")
+    results: list[ExampleResult] = []
+    progress = _progress_bar(sum(len(r.examples) for r in found), "example")
+    for rule in found:  # progress as it goes: all the examples take half a minute
+        for example in rule.examples:
+            results.append(run_example(rule, example))
+            if not results[-1].passed:
+                _echo(f"FAIL {results[-1]}")
+        progress(rule.id, len(rule.examples))
+    progress(None, 0)
     failed = sum(not r.passed for r in results)
-    click.echo(f"{len(results) - failed} passed, {failed} failed")
+    _echo(f"{len(results) - failed} passed, {failed} failed")
     if failed:
         sys.exit(ExitStatus.INPUT_ERROR)
+
+
+def _progress_bar(total: int, unit: str) -> Callable[[str | None, int], None]:
+    """A tqdm bar on a terminal; elsewhere one line per step on stderr. (None, 0) closes it."""
+    from azdiag.sanitise import for_terminal
+
+    if not sys.stderr.isatty():
+
+        def line(name: str | None, count: int) -> None:
+            if name is not None:
+                _echo(f"{name}: {count} {unit}(s) run", err=True)
+
+        return line
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit=unit, file=sys.stderr, dynamic_ncols=True, leave=False)
+
+    def update(name: str | None, count: int) -> None:
+        if name is None:
+            bar.close()
+        else:
+            bar.set_postfix_str(for_terminal(name)[-30:], refresh=False)
+            bar.update(count)
+
+    return update
 
 
 @main.command()
@@ -500,6 +633,7 @@ def rules_test(folder: Path | None) -> None:
 @rules_option
 @formats_option
 @tz_option
+@max_bytes_option
 def triage(
     paths: tuple[str, ...],
     out: Path,
@@ -509,26 +643,88 @@ def triage(
     resume: bool,
     report_formats: str,
     jsonl: str | None,
-    rule_dirs: tuple[Path, ...],
-    format_dirs: tuple[Path, ...],
-    tz: str,
+    **rest: Any,
 ) -> None:
     """Triage many collections: PATHs are folders of collections, archives or globs."""
     import os
 
+    from azdiag.triage_run import TriageError, start_pool, stop_pool
+
+    jobs = jobs or os.cpu_count() or 1
+    try:  # now, while this process has one thread: see start_pool
+        pool = start_pool(jobs) if jobs > 1 and not scheduler else None
+    except TriageError as exc:
+        fail(str(exc), ExitStatus(exc.status))
+    try:
+        _triage(paths, out, jobs, scheduler, fail_on, resume, report_formats, jsonl, pool, **rest)
+    except KeyboardInterrupt:  # before or after the batch ran (run_batch handles its own)
+        _on_interrupt_leave(pool)
+    finally:
+        if pool is not None:
+            stop_pool(pool, now=False)
+
+
+def _on_interrupt_leave(pool: Any) -> NoReturn:
+    """Stop the workers and exit 130; a second Ctrl-C meanwhile exits at once."""
+    import signal
+
+    from azdiag.triage_run import exit_now, stop_pool
+
+    signal.signal(signal.SIGINT, exit_now)
+    if pool is not None:
+        stop_pool(pool)
+    _echo("azdiag: interrupted", err=True)
+    _leave(ExitStatus.INTERRUPTED)
+
+
+def _leave(status: ExitStatus) -> NoReturn:
+    """Exit now, flushing output: stopped workers can leave the pool's threads in a state the
+    interpreter's exit handlers trip over."""
+    import os
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
+def _triage(
+    paths: tuple[str, ...],
+    out: Path,
+    jobs: int,
+    scheduler: str | None,
+    fail_on: str | None,
+    resume: bool,
+    report_formats: str,
+    jsonl: str | None,
+    pool: Any,
+    *,
+    rule_dirs: tuple[Path, ...],
+    format_dirs: tuple[Path, ...],
+    tz: str,
+    max_bytes: int | None,
+) -> None:
+
+    from azdiag.outputs import OutputError, OutputRefused, check_folder
     from azdiag.triage import expand
-    from azdiag.triage_run import run_batch, severity_reached, tasks_for
+    from azdiag.triage_run import TriageError, run_batch, severity_reached, tasks_for
 
     formats = tuple(f.strip() for f in report_formats.split(",") if f.strip())
     unknown = set(formats) - {"html", "json", "md"}
     if unknown:
         raise click.BadParameter(f"unknown format(s) {sorted(unknown)}", param_hint="--format")
-    collections = expand(list(paths))
+    refused: list[str] = []
+    collections = expand(list(paths), refused)
+    for line in refused:
+        _echo(f"azdiag: {line}", err=True)
     if not collections:
         fail("no collection found in " + " ".join(paths))
-    for _, source in collections:
-        if _inside(out, Path(source)):
-            fail(f"{out}: will not write inside the input {source}", ExitStatus.USAGE)
+    sources = [source for _, source in collections]
+    try:  # neither the folder nor any collection's folder in it may be (inside) an input
+        check_folder(out, [*paths, *sources])
+        for name, _ in collections:
+            check_folder(out / name, sources)
+    except OutputRefused as exc:
+        fail(str(exc), ExitStatus.USAGE)
     _load_rules(rule_dirs)  # a bad rule is a usage error now, not a row per collection
     tasks = tasks_for(
         collections,
@@ -538,22 +734,31 @@ def triage(
         tz=tz,
         rule_dirs=tuple(str(d) for d in rule_dirs),
         format_dirs=tuple(str(d) for d in format_dirs),
+        max_bytes=max_bytes,
     )
-    batch = run_batch(
-        tasks,
-        jobs=jobs or os.cpu_count() or 1,
-        scheduler=scheduler,
-        resume=resume,
-        stream=sys.stdout if jsonl else None,
-    )
+    try:
+        batch = run_batch(
+            tasks,
+            jobs=jobs,
+            scheduler=scheduler,
+            resume=resume,
+            stream=sys.stdout if jsonl else None,
+            pool=pool,
+        )
+    except TriageError as exc:
+        fail(str(exc), ExitStatus(exc.status))
+    except OutputError as exc:
+        fail(str(exc), ExitStatus.OUTPUT_ERROR)
     analysed, failed = len(batch.analysed), len(batch.failed)
-    click.echo(
-        f"{analysed} of {len(batch.results)} collection(s) analysed, {failed} failed; "
-        f"see {out / 'index.html'}",
+    not_run = batch.total - len(batch.results)
+    _echo(
+        f"{analysed} of {batch.total} collection(s) analysed, {failed} failed"
+        + (f", {not_run} not run (interrupted)" if batch.interrupted else "")
+        + f"; see {out / 'index.html'}",
         err=True,
     )
     if batch.interrupted:
-        sys.exit(ExitStatus.INTERRUPTED)
+        _leave(ExitStatus.INTERRUPTED)  # the outputs are written
     if analysed == 0:
         sys.exit(ExitStatus.INPUT_ERROR)
     if fail_on and severity_reached(batch.analysed, fail_on):

@@ -98,6 +98,9 @@ class Collection:
     warnings: list[str]
     instances: list[str]
     config_versions: dict[str, list[int]]
+    #: top-level folders or archives of the input that each hold a collection of their own
+    #: (the same instance's same log in each): several collections, not one; see ``triage``
+    collections: list[str] = field(default_factory=list)
 
 
 def discover(
@@ -133,7 +136,14 @@ def discover(
     return builder.finish(root)
 
 
-_FATAL_FOR_ROOT = {"unreadable", "corrupt-archive", "corrupt-member", "too-large", "too-deep"}
+_FATAL_FOR_ROOT = {
+    "unreadable",
+    "corrupt-archive",
+    "corrupt-member",
+    "too-large",
+    "too-deep",
+    "unsupported-archive",
+}
 
 # -- what a file is, by name and by content -------------------------------------------------
 
@@ -182,6 +192,8 @@ def _category_by_name(parts: list[str], name: str) -> tuple[str, str] | None:
 
 
 def _category_by_content(head: bytes, lines: list[str]) -> tuple[str, str] | None:
+    if head[257:262] == b"ustar":  # a tar file's magic, whatever its name
+        return "unsupported-archive", "tar archive: not read; unpack it or re-pack it as .zip"
     binary = binary_category(head)
     if binary:
         category, what = binary
@@ -300,10 +312,13 @@ class _Builder:
             + [inst[0] for _, inst, _ in self.configs]
         )
         placed = place(self.found, self.configs, roles, warnings)
-        by_group: dict[tuple[str, str], list[LogSource]] = {}
         for found, (instance, role) in zip(self.found, placed, strict=True):
             found.source.instance, found.source.role = instance, role
-            by_group.setdefault((instance, found.source.format_id), []).append(found.source)
+        self.found = self._without_copies(warnings)
+        by_group: dict[tuple[str, str], list[LogSource]] = {}
+        for found in self.found:
+            key = (found.source.instance, found.source.format_id)
+            by_group.setdefault(key, []).append(found.source)
         for members in by_group.values():
             numbers = generations([s.name for s in members])
             for source, number in zip(members, numbers, strict=True):
@@ -312,26 +327,75 @@ class _Builder:
             (f.source for f in self.found),
             key=lambda s: (s.instance, s.format_id, s.generation, s.display),
         )
-        warnings.extend(_copies(self.found))
         versions: dict[str, set[int]] = {}
         for _, inst, version in self.configs:
             versions.setdefault(roles.instance(inst), set()).add(version)
         config_versions = {k: sorted(v) for k, v in sorted(versions.items())}
         instances = sorted({s.instance for s in sources} | set(config_versions))
         skipped = sorted(self.skipped, key=lambda s: (s.display, s.category))
-        return Collection(root, sources, skipped, warnings, instances, config_versions)
+        several = _several_collections(self.found, skip=0 if os.path.isdir(root) else 1)
+        if several:
+            warnings.append(
+                f"{len(several)} collections in one input ({', '.join(several[:5])}): "
+                "analyse them with 'azdiag triage', one report each"
+            )
+        collection = Collection(root, sources, skipped, warnings, instances, config_versions)
+        collection.collections = several
+        return collection
+
+    def _without_copies(self, warnings: list[str]) -> list[_Found]:
+        """The logs found, each content once: a folder beside its own zip is read once.
+
+        Files that could be copies (same instance, format, size and first 64 KiB) are compared
+        whole;
+        the copies are listed as skipped "duplicate", pointing at the file that is read (a file
+        on disk before an archive member, then by path).
+        """
+        candidates: dict[tuple[str, str, int, bytes], list[_Found]] = {}
+        for f in self.found:
+            key = (f.source.instance, f.source.format_id, f.source.size, f.fingerprint)
+            candidates.setdefault(key, []).append(f)
+        copies: set[int] = set()
+        for group in candidates.values():
+            if len(group) < 2:
+                continue
+            by_content: dict[bytes, _Found] = {}
+            for f in sorted(group, key=_preference):
+                try:
+                    digest = hashlib.blake2b(f.source.read_bytes(), digest_size=16).digest()
+                except CollectError:
+                    continue  # read later and reported then
+                first = by_content.setdefault(digest, f)
+                if first is not f:
+                    copies.add(id(f))
+                    reason = f"same content as {first.display}: read once"
+                    self.skip(f.display, "duplicate", reason)
+        if copies:
+            warnings.append(
+                f"{len(copies)} file(s) are copies of others (same content) and were read once"
+            )
+        return [f for f in self.found if id(f) not in copies]
 
 
-def _copies(found: list[_Found]) -> list[str]:
-    """Warn about the same log found twice (an unpacked folder next to its zip, say)."""
-    groups: dict[tuple[str, str, int, bytes], list[str]] = {}
+def _preference(found: _Found) -> tuple[int, str]:
+    """Which of identical files is read: fewest archive layers, then by path."""
+    location = found.source._location
+    return (len(location.steps) if location else 0, found.display)
+
+
+def _several_collections(found: list[_Found], skip: int) -> list[str]:
+    """The top-level entries of the input that each hold the same instance's same log.
+
+    One collection holds each log of an instance once; when two sub-folders or archives of the
+    input both hold, say, WebRole1_IN_0's WaAppAgent.log (and not as copies: those are gone by
+    now), the input is several collections side by side. ``skip``: 1 when the input is an
+    archive (its own name is the first part of every path).
+    """
+    tops_of: dict[tuple[str, str, str], set[str]] = {}
     for f in found:
-        key = (f.source.instance, f.source.format_id, f.source.size, f.fingerprint)
-        groups.setdefault(key, []).append(f.source.display)
-    return [
-        f"{len(d)} files look like copies of one file (same size and start): "
-        + ", ".join(sorted(d)[:5])
-        + (f" and {len(d) - 5} more" if len(d) > 5 else "")
-        for d in groups.values()
-        if len(d) > 1
-    ]
+        if len(f.parts) < skip + 2:
+            continue  # a log right in the input folder belongs to no sub-collection
+        key = (f.source.instance, f.source.format_id, f.source.name.lower())
+        tops_of.setdefault(key, set()).add(f.parts[skip])
+    several = {top for tops in tops_of.values() if len(tops) > 1 for top in tops}
+    return sorted(several)

@@ -10,6 +10,7 @@ codec calls); there is no per-line Python, and ASCII slices are never decoded at
 from __future__ import annotations
 
 import codecs
+import re
 import sys
 from array import array
 from dataclasses import dataclass, field
@@ -48,6 +49,8 @@ class Decoded:
     encoding: str  # "utf-8" | "utf-8-sig" | "utf-16-le" | "utf-16-be" | "cp1252"
     nul_bytes: int = 0  # NULs removed (bytes, or U+0000 characters in UTF-16 text)
     warnings: list[str] = field(default_factory=list)
+    nul_runs: int = 0  # stretches of NULs removed (each is usually one unclean shutdown)
+    cr_line_ends: int = 0  # lines that ended in a lone CR (old Mac style, or a mixed file)
 
     @property
     def text(self) -> str:
@@ -62,7 +65,16 @@ def decode(raw: bytes) -> Decoded:
     than stray ones) keeps its UTF-8 and only the stray bytes are read as cp1252 (Windows logs
     often get cp1252 output of scripts appended), with a warning. Never raises.
     """
-    raw = bytes(raw)
+    decoded = _split_lone_crs(_decode(bytes(raw)))
+    if decoded.nul_bytes:
+        decoded.warnings.append(
+            f"{decoded.nul_bytes} NUL byte(s) in {decoded.nul_runs} run(s) removed "
+            "(padding an unclean shutdown leaves)"
+        )
+    return decoded
+
+
+def _decode(raw: bytes) -> Decoded:
     if raw.startswith(_BOM_UTF8):
         return _decode_utf8(raw[len(_BOM_UTF8) :], "utf-8-sig")
     if raw.startswith(_BOM_UTF16_LE):
@@ -73,6 +85,39 @@ def decode(raw: bytes) -> Decoded:
     if utf16:
         return _decode_utf16(raw, utf16)
     return _decode_utf8(raw, "utf-8")
+
+
+_LINE_END_CR = re.compile(rb"\r+\n?")
+
+
+def _split_lone_crs(decoded: Decoded) -> Decoded:
+    """Lines ended by a lone CR (CR-only files, or CR-only stretches of a mixed file) get LF.
+
+    The parser splits at LF only: without this, a CR-only file is one long record. A CR before
+    an LF is a line end already (CRLF, or CR CR LF from a doubled conversion) and stays one.
+    Two C-level counts decide; the rewrite runs only on files that have lone CRs.
+    """
+    data = decoded.data
+    if b"\r" not in data or data.count(b"\r") == data.count(b"\r\n"):
+        return decoded
+    before = data.count(b"\n")
+    data = _LINE_END_CR.sub(b"\n", data)
+    split = data.count(b"\n") - before
+    if split:
+        decoded.data, decoded.cr_line_ends = data, split
+        decoded.warnings.append(f"{split} line(s) ended by a lone CR (no LF): split there")
+    return decoded
+
+
+def _nul_runs(text: bytes | str) -> int:
+    """How many separate stretches of NULs ``text`` holds."""
+    return (
+        len(_NUL_RUN.findall(text)) if isinstance(text, bytes) else len(_NUL_RUN_STR.findall(text))
+    )
+
+
+_NUL_RUN = re.compile(rb"\x00+")
+_NUL_RUN_STR = re.compile("\x00+")
 
 
 def sniff_head(raw_prefix: bytes, max_lines: int = 50) -> list[str]:
@@ -153,12 +198,13 @@ def _decode_utf16(body: bytes, encoding: str) -> Decoded:
         text = body.decode(encoding, errors="replace")
         warnings.append("invalid UTF-16 sequences (lone surrogates) replaced with U+FFFD")
     nuls = text.count("\x00")
+    runs = _nul_runs(text) if nuls else 0
     if nuls:
         text = text.replace("\x00", "")
     text, boms = _strip_inner_boms(text)
     if boms:
         warnings.append(f"{boms} byte-order marks inside the text removed")
-    return Decoded(text.encode("utf-8"), encoding, nuls, warnings)
+    return Decoded(text.encode("utf-8"), encoding, nuls, warnings, runs)
 
 
 def _strip_inner_boms(text: str) -> tuple[str, int]:
@@ -174,8 +220,16 @@ def _decode_utf8(body: bytes, encoding: str) -> Decoded:
     """
     warnings: list[str] = []
     nuls = body.count(0) if b"\x00" in body else 0  # ``in`` is a memchr, ``count`` is not
+    runs = _nul_runs(body) if nuls else 0
     if nuls:
         body = body.replace(b"\x00", b"")
+    decoded = _decode_utf8_text(body, encoding, warnings)
+    decoded.nul_bytes, decoded.nul_runs = nuls, runs
+    return decoded
+
+
+def _decode_utf8_text(body: bytes, encoding: str, warnings: list[str]) -> Decoded:
+    nuls = 0  # counted by the caller
     if body.isascii():
         return Decoded(body, encoding, nuls, warnings)
     chunks = _chunks(body)

@@ -68,6 +68,9 @@ class FileReport:
     first: datetime | None = None
     last: datetime | None = None
     truncated_lines: int = 0
+    nul_bytes: int = 0  # NULs removed by decoding (azdiag.decode)
+    nul_runs: int = 0
+    cr_line_ends: int = 0  # lines ended by a lone CR, split there
     dateutil_times: int = 0
     bad_times: int = 0
     headers: dict[str, int] = field(default_factory=dict)
@@ -281,6 +284,8 @@ def _load(
         if loaded.coverage is not None:
             coverage[file_id] = loaded.coverage
         report.encoding = decoded.encoding
+        report.nul_bytes, report.nul_runs = decoded.nul_bytes, decoded.nul_runs
+        report.cr_line_ends = decoded.cr_line_ends
         report.warnings += decoded.warnings
         texts.append(decoded.data)
         ids.append(file_id)

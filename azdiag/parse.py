@@ -590,6 +590,13 @@ def _join_continuations(frame: pl.DataFrame, fmt: LogFormat, tz: str) -> pl.Data
         )
         starts = frame.filter(pl.col("_start")).with_columns(lines=weight)
         starts = _scatter(starts, (joined["_rid"] - 1).cast(pl.UInt32), joined)
+    # a time a zone conversion pushed out of what Python's datetime holds (year 10000) is
+    # unreadable, not fatal: the record keeps its place and takes the time above it
+    outside = ~pl.col("time").dt.year().is_between(1, 9999)
+    starts = starts.with_columns(
+        _du=pl.when(outside).then(pl.lit(-1, pl.Int8)).otherwise("_du"),
+        time=pl.when(outside).then(None).otherwise("time"),
+    )
     # categorical first: the level mapping then runs over a handful of distinct values
     records = starts.with_columns(
         pl.col("message", "level_raw", "source").cast(pl.Categorical),

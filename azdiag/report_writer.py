@@ -37,8 +37,10 @@ def render_report(
     )
     if fmt == "md":
         from azdiag.report_md import render_markdown
+        from azdiag.sanitise import for_terminal
 
-        return render_markdown(model)
+        # Markdown is read in terminals and pasted into tickets: no raw escape sequences
+        return for_terminal(render_markdown(model))
     from azdiag.report_html import render_html
 
     return render_html(model)

@@ -40,9 +40,25 @@ class TimelineFilter:
             conditions.append(pl.col(time_column) <= self.until)
         return frame.filter(conditions) if conditions else frame
 
+    def unmatched(self, analysis: Analysis) -> str | None:
+        """Which --instance, --kind or --event value matches no event, and the known ones."""
+        events = analysis.events
+        for flag, values, column in (
+            ("--instance", self.instances, "instance"),
+            ("--kind", self.kinds, "kind"),
+            ("--event", self.events, "event"),
+        ):
+            known = sorted(v for v in events[column].cast(pl.String).unique() if v is not None)
+            lower = {k.lower() for k in known} if column == "kind" else set(known)
+            missing = [v for v in values if (v.lower() if column == "kind" else v) not in lower]
+            if missing:
+                listed = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
+                return f"{flag} {', '.join(missing)}; this collection has: {listed or 'none'}"
+        return None
+
 
 def render_timeline(
-    analysis: Analysis, show: str, wanted: TimelineFilter, fmt: str, output: Path | None
+    analysis: Analysis, show: str, wanted: TimelineFilter, fmt: str, output: Path | None = None
 ) -> str | None:
     """Write the chosen table to ``output`` (returns None) or return it as text."""
     frame: pl.DataFrame = getattr(analysis, show)

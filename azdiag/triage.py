@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import traceback
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -35,6 +34,7 @@ class Task:
     tz: str = "UTC"
     rule_dirs: tuple[str, ...] = ()
     format_dirs: tuple[str, ...] = ()
+    max_bytes: int | None = None  # --max-bytes; None: the machine's limits
 
 
 @dataclass
@@ -70,12 +70,13 @@ class Result:
 _LAYOUT = {"runtimeandagent", "resources", "config", "logs", "windowsazure", "plugins"}
 
 
-def expand(paths: list[str]) -> list[tuple[str, str]]:
+def expand(paths: list[str], refused: list[str] | None = None) -> list[tuple[str, str]]:
     """(name, path) of every collection under ``paths``, sorted by name, names made unique.
 
     A glob's matches and archives are collections. A folder is one collection when it looks
     like one (a guest log or a collection's own folders right inside it); otherwise each
-    sub-folder or archive in it is a collection.
+    sub-folder or archive in it is a collection, except a symbolic link leading out of the
+    folder: it is not followed, and why goes into ``refused`` (one line each).
     """
     found: list[Path] = []
     for given in paths:
@@ -84,9 +85,18 @@ def expand(paths: list[str]) -> list[tuple[str, str]]:
             continue
         path = Path(given)
         if path.is_dir() and not _looks_like_a_collection(path):
-            children = sorted(
-                c for c in path.iterdir() if c.is_dir() or c.name.lower().endswith(ARCHIVES)
-            )
+            children = []
+            for child in sorted(path.iterdir()):
+                if not (child.is_dir() or child.name.lower().endswith(ARCHIVES)):
+                    continue
+                if _leads_out(child, path):
+                    if refused is not None:
+                        target = os.path.realpath(child)
+                        refused.append(
+                            f"{child}: symbolic link to {target}, outside the input: not followed"
+                        )
+                    continue
+                children.append(child)
             found += children or [path]
         else:
             found.append(path)
@@ -99,6 +109,13 @@ def expand(paths: list[str]) -> list[tuple[str, str]]:
             name = f"{base}-{n}"
         named[name] = str(path)
     return sorted(named.items())
+
+
+def _leads_out(child: Path, folder: Path) -> bool:
+    """True when ``child`` is a symbolic link to something outside ``folder``."""
+    if not child.is_symlink():
+        return False
+    return not Path(os.path.realpath(child)).is_relative_to(os.path.realpath(folder))
 
 
 def _looks_like_a_collection(folder: Path) -> bool:
@@ -133,22 +150,28 @@ def fingerprint(path: str) -> str:
         except OSError:
             continue
         relative = item.relative_to(root) if root.is_dir() else Path(item.name)
-        digest.update(f"{relative.as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        line = f"{relative.as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\n"
+        digest.update(line.encode("utf-8", "surrogateescape"))  # names need not be UTF-8
     return digest.hexdigest()[:32]
 
 
-def done_before(task: Task) -> Result | None:
-    """The previous result of ``task`` when its outputs exist and its input did not change."""
+def load_result(task: Task) -> Result | None:
+    """The result of ``task`` on disk when it is complete (its reports exist), else None."""
     folder = Path(task.out) / task.name
     try:
         previous = json.loads((folder / RESULT_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if previous.get("fingerprint") != fingerprint(task.path):
-        return None
     if any(not (folder / f).exists() for f in previous.get("reports", {}).values()):
         return None
-    result = Result(**{k: v for k, v in previous.items() if k in Result.__dataclass_fields__})
+    return Result(**{k: v for k, v in previous.items() if k in Result.__dataclass_fields__})
+
+
+def done_before(task: Task) -> Result | None:
+    """The previous result of ``task`` when its outputs exist and its input did not change."""
+    result = load_result(task)
+    if result is None or result.fingerprint != fingerprint(task.path):
+        return None
     result.skipped = True
     return result
 
@@ -167,14 +190,19 @@ def triage_one(task: Task) -> Result:
 
 
 def _analyse_into(task: Task, result: Result) -> None:
-    from azdiag.analysis import analyze
+    from azdiag.analysis import from_ingested
+    from azdiag.collect import Limits
     from azdiag.diagnosis import diagnose
+    from azdiag.formats import load_formats
+    from azdiag.ingest import ingest
     from azdiag.report_writer import render_report
 
-    analysis = analyze(task.path, tz=task.tz, format_dirs=[Path(d) for d in task.format_dirs])
-    ingested = analysis.ingested
+    formats = load_formats(tuple(Path(d) for d in task.format_dirs))
+    limits = Limits.with_max_bytes(task.max_bytes)
+    ingested = ingest(task.path, formats=formats, tz=task.tz, limits=limits)
     if not ingested.files:
         raise ValueError("no guest log found in this collection")
+    analysis = from_ingested(ingested, formats)
     diagnosis = diagnose(analysis, rule_dirs=tuple(Path(d) for d in task.rule_dirs))
     start, end = ingested.window
     lines = sum(f.lines for f in ingested.files)
@@ -207,20 +235,21 @@ def _analyse_into(task: Task, result: Result) -> None:
 
 
 def _error_text(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}".strip()
+    """The reason in words for the summary: no Python class names for the user to decode."""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror}"
+    text = str(exc).strip() or "no details"
     if isinstance(exc, ValueError | OSError) or "CollectError" in type(exc).__name__:
         return text
-    return f"{text} (internal error; {traceback.format_exc(limit=1).splitlines()[-1]})"
+    frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    where = f" at {Path(frame[0].filename).name}:{frame[0].lineno}" if frame else ""
+    return f"internal error{where}, please report it: {text}"
 
 
 def write_atomic(target: Path, text: str) -> None:
     """Write ``text`` to ``target`` so that readers only ever see a complete file."""
+    from azdiag.outputs import write_atomic as write
+
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write(target, text)

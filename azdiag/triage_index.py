@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from azdiag.sanitise import csv_cell
 from azdiag.triage import Result, write_atomic
 
 _LEVELS = ("critical", "error", "warning", "info")
@@ -90,7 +91,8 @@ def write_summaries(out: Path, results: list[Result]) -> None:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    # a folder named "=cmd|' /C calc'!A0" must reach a spreadsheet as text, not as a formula
+    writer.writerows({key: csv_cell(value) for key, value in r.items()} for r in rows)
     write_atomic(out / "summary.csv", buffer.getvalue())
     write_atomic(out / "summary.jsonl", "".join(json.dumps(r.to_dict()) + "\n" for r in results))
     write_atomic(out / "index.html", _index_html(results, rows))

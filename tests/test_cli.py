@@ -184,7 +184,7 @@ def test_ctrl_c_exits_with_130(monkeypatch):
     def interrupted(*_args, **_kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("azdiag.cli._analyze", interrupted)
+    monkeypatch.setattr("azdiag.cli._ingest", interrupted)
     result = CliRunner().invoke(main, ["report", str(FIXTURES / "S01"), "--format", "json"])
     assert result.exit_code == ExitStatus.INTERRUPTED
     assert "interrupted" in result.output

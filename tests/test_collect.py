@@ -164,7 +164,7 @@ def test_truncated_top_level_gz_is_a_clear_error(tmp_path: Path, formats: FakeFo
 def test_generations_and_case_insensitive_names(tmp_path: Path, formats: FakeFormats) -> None:
     logs = tmp_path / "Logs"
     write(logs / "waappagent.LOG", AGENT)
-    write(logs / "WaAppAgent.log.old", AGENT)
+    write(logs / "WaAppAgent.log.old", AGENT + b"old")  # identical content would be read once
     write(logs / "WaAppAgent.log.1", AGENT + b"x")
     write(logs / "WaAppAgent.log.old2", AGENT + b"xx")
     write(logs / "AppAgentRuntime.log.gz", gzip.compress(AGENT + b"gz"))
@@ -361,7 +361,8 @@ def test_zip_members_and_nested_zips(tmp_path: Path, formats: FakeFormats) -> No
 def test_nesting_is_bounded(tmp_path: Path, formats: FakeFormats) -> None:
     data = make_zip({"WaAppAgent.log": AGENT})
     for level in range(3):
-        data = make_zip({f"level{level}.zip": data, f"l{level}/WaHostBootstrapper.log": BOOT})
+        boot = BOOT + str(level).encode()  # identical files would be read once
+        data = make_zip({f"level{level}.zip": data, f"l{level}/WaHostBootstrapper.log": boot})
     path = write(tmp_path / "top.zip", data)
     collection = discover(path, formats, limits=Limits(max_depth=3))
     category, reason = skipped(collection)["top.zip!level2.zip!level1.zip!level0.zip"]
@@ -409,7 +410,7 @@ def test_zip_bomb_member_is_bounded(tmp_path: Path, formats: FakeFormats) -> Non
         tracemalloc.stop()
     category, reason = skipped(collection)["bomb.zip!RuntimeAndAgent/WaAppAgent.log"]
     assert category == "too-large"
-    assert "more than 10 MiB (max_member_bytes)" in reason
+    assert "more than 10 MiB (max_member_bytes, set from this machine's memory" in reason
     assert peak < 8 << 20  # read in chunks: never held the member, let alone 50 MB
     assert [s.display for s in collection.sources] == ["bomb.zip!WaIISHost.log"]
 
@@ -463,9 +464,35 @@ def test_corrupt_archives_in_a_folder_do_not_stop_the_rest(
 def test_member_read_later_respects_the_limits(tmp_path: Path, formats: FakeFormats) -> None:
     path = write(tmp_path / "logs.zip", make_zip({"WaAppAgent.log": AGENT}))
     [source] = discover(path, formats).sources
+    assert source._reader is not None
+    source._reader.close()  # the archive kept open since discovery is opened again
     path.write_bytes(b"replaced by garbage")
     with pytest.raises(CollectError, match=r"^logs\.zip!WaAppAgent\.log: not a readable zip"):
         source.read_bytes()
+
+
+def test_an_archive_is_opened_and_its_directory_read_once(
+    tmp_path: Path, formats: FakeFormats, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    members = {f"WebRole1_IN_0/Logs{n}/WaAppAgent.log": AGENT + b"%d" % n for n in range(40)}
+    path = write(tmp_path / "many.zip", make_zip(members))
+    opened: list[str] = []
+    directories = []
+    real_open, real_directory = azdiag.archive._open_file, zipfile.ZipFile._RealGetContents
+
+    def counting_open(name: str) -> IO[bytes]:
+        opened.append(name)
+        return real_open(name)
+
+    def counting_directory(self: zipfile.ZipFile) -> None:
+        directories.append(self)
+        real_directory(self)
+
+    monkeypatch.setattr(azdiag.archive, "_open_file", counting_open)
+    monkeypatch.setattr(zipfile.ZipFile, "_RealGetContents", counting_directory)
+    sources = discover(path, formats).sources
+    assert [s.read_bytes() for s in sources] == [members[s.display[9:]] for s in sources]
+    assert opened == [str(path)] and len(directories) == 1
 
 
 def test_input_is_opened_by_its_content(tmp_path: Path, formats: FakeFormats) -> None:
@@ -487,13 +514,44 @@ def test_sources_survive_pickling(tmp_path: Path, formats: FakeFormats) -> None:
     assert copy.read_bytes() == AGENT
 
 
-def test_the_same_log_found_twice_is_warned(tmp_path: Path, formats: FakeFormats) -> None:
+def test_the_same_log_found_twice_is_read_once_and_listed(
+    tmp_path: Path, formats: FakeFormats
+) -> None:
     write(tmp_path / "Logs/WaAppAgent.log", AGENT)
     write(tmp_path / "logs.zip", make_zip({"Logs/WaAppAgent.log": AGENT}))
+    write(tmp_path / "Logs/WaAppAgent.log.1", AGENT[:-3] + b"xyz")  # same size and head
     collection = discover(tmp_path, formats)
-    assert len(collection.sources) == 2
-    [warning] = collection.warnings
-    assert "Logs/WaAppAgent.log" in warning and "logs.zip!Logs/WaAppAgent.log" in warning
+    assert [s.display for s in collection.sources] == [
+        "Logs/WaAppAgent.log",
+        "Logs/WaAppAgent.log.1",
+    ]
+    category, reason = skipped(collection)["logs.zip!Logs/WaAppAgent.log"]
+    assert category == "duplicate" and reason == "same content as Logs/WaAppAgent.log: read once"
+    assert collection.warnings == [
+        "1 file(s) are copies of others (same content) and were read once"
+    ]
+    assert collection.collections == []
+
+
+def test_several_collections_in_one_input_are_named(tmp_path: Path, formats: FakeFormats) -> None:
+    for name in ("upload-a", "upload-b"):
+        write(tmp_path / name / "WebRole1_IN_0/WaAppAgent.log", AGENT + name.encode())
+    write(tmp_path / "upload-c.zip", make_zip({"WebRole1_IN_0/WaAppAgent.log": AGENT + b"c"}))
+    assert discover(tmp_path, formats).collections == ["upload-a", "upload-b", "upload-c.zip"]
+    zipped = write(
+        tmp_path / "both.zip",
+        make_zip(
+            {
+                "a/WebRole1_IN_0/WaAppAgent.log": AGENT + b"a",
+                "b/WebRole1_IN_0/WaAppAgent.log": AGENT + b"b",
+            }
+        ),
+    )
+    assert discover(zipped, formats).collections == ["a", "b"]
+    one = tmp_path / "one"
+    for n in (0, 1):  # two instances of one collection are one collection
+        write(one / f"WebRole1_IN_{n}/WaAppAgent.log", AGENT + b"%d" % n)
+    assert discover(one, formats).collections == []
 
 
 # -- the file system -------------------------------------------------------------------------
@@ -551,7 +609,7 @@ def test_long_line_and_encodings_survive_discovery(tmp_path: Path, formats: Fake
 def test_discovery_is_deterministic_and_read_only(tmp_path: Path, formats: FakeFormats) -> None:
     root = tmp_path / "input"
     write(root / "WebRole1_IN_0/Logs/WaAppAgent.log", AGENT)
-    write(root / "WebRole1_IN_0/Logs/WaAppAgent.log.old", AGENT)
+    write(root / "WebRole1_IN_0/Logs/WaAppAgent.log.old", AGENT + b"0")
     write(root / "WebRole1_IN_1/logs.zip", make_zip({"Logs/WaAppAgent.log": AGENT + b"1"}))
     write(root / "WebRole1_IN_1/broken.zip", b"garbage")
     write(root / "notes.txt", b"hello\r\n")

@@ -90,9 +90,24 @@ def test_utf8_cut_in_the_middle_of_a_character_stays_utf8() -> None:
     assert out.text == "Grüße \ufffd"
 
 
-def test_mixed_line_ends_are_kept() -> None:
-    raw = b"one\r\ntwo\nthree\rfour\r\n"
-    assert decode(raw).data == raw
+def test_crlf_and_lf_line_ends_are_kept() -> None:
+    raw = b"one\r\ntwo\nthree\r\n"
+    out = decode(raw)
+    assert out.data == raw and out.cr_line_ends == 0 and out.warnings == []
+
+
+def test_lone_cr_line_ends_are_split_in_mixed_and_cr_only_text() -> None:
+    mixed = decode(b"one\r\ntwo\nthree\rfour\r\nfive\r\r\n")
+    assert mixed.text.split("\n") == ["one", "two", "three", "four", "five", ""]
+    assert mixed.cr_line_ends == 1 and "lone CR" in mixed.warnings[0]
+    cr_only = decode("\r".join(f"line {n}" for n in range(50)).encode("utf-16-le"))
+    assert cr_only.text.count("\n") == 49 and cr_only.cr_line_ends == 49
+
+
+def test_nul_runs_are_counted() -> None:
+    out = decode(b"a\n" + b"\x00" * 10 + b"b\n" + b"\x00" * 3 + b"c\n")
+    assert (out.nul_bytes, out.nul_runs, out.text) == (13, 2, "a\nb\nc\n")
+    assert any("13 NUL byte(s) in 2 run(s)" in w for w in out.warnings)
 
 
 def test_nul_bytes_are_removed_and_counted() -> None:
@@ -151,7 +166,8 @@ def test_decode_never_raises_and_gives_valid_utf8(raw: bytes) -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=500), st.sampled_from(["utf-8", "utf-8-sig", "utf-16"]))
 def test_decode_round_trips_text(text: str, encoding: str) -> None:
-    text = text.replace("\x00", "").replace("\ufeff", "")
+    # NULs, inner BOMs and lone CRs are repaired on purpose (tested above), not round-tripped
+    text = text.replace("\x00", "").replace("\ufeff", "").replace("\r", "")
     out = decode(text.encode(encoding, errors="surrogatepass"))
     if not any("\ud800" <= c <= "\udfff" for c in text):
         assert out.text == text

@@ -26,7 +26,17 @@ def _one(scenario: str, out: Path, **kw: object) -> tuple[Manifest, Path]:
     return man, written
 
 
-@click.command("simulate")
+def _help() -> str:
+    """The command's help, with every scenario and its title (click keeps the \b block as is)."""
+    listed = "\n".join(f"  {sid:<15} {scenario.title}" for sid, scenario in SCENARIOS.items())
+    return (
+        'Write a simulated guest-log collection for SCENARIO (or "all": one per scenario).\n\n'
+        "An OUT ending in .zip is written as one zip archive.\n\n"
+        f"Scenarios:\n\n\b\n{listed}"
+    )
+
+
+@click.command("simulate", help=_help())
 @click.argument("scenario", type=click.Choice([*SCENARIOS, "all"]), metavar="SCENARIO")
 @click.option(
     "-o",
@@ -34,7 +44,7 @@ def _one(scenario: str, out: Path, **kw: object) -> tuple[Manifest, Path]:
     "out",
     required=True,
     type=click.Path(path_type=Path),
-    help="Collection folder to create (must not exist or be empty); .zip with --zip.",
+    help="Collection folder to create (must not exist or be empty), or a .zip file.",
 )
 @click.option(
     "--seed", default=1, show_default=True, help="Seed; the same seed gives the same bytes."
@@ -62,11 +72,9 @@ def simulate_command(
     as_zip: bool,
     with_manifest: bool,
 ) -> None:
-    """Write a simulated guest-log collection for SCENARIO (or "all": one per scenario).
-
-    Scenarios: healthy, healthy-worker and the failure ids of the catalogue (S01...).
-    """
     ids = list(SCENARIOS) if scenario == "all" else [scenario]
+    # "-o x.zip" means a zip: a folder named x.zip is never what was meant
+    as_zip = as_zip or (scenario != "all" and out.suffix.lower() == ".zip")
     kw = {"seed": seed, "hours": hours, "instances": instances, "zip": as_zip}
     try:
         if scenario == "all":
