@@ -48,6 +48,13 @@ def _one(scenario: str, out: Path, **kw: object) -> tuple[Manifest, Path]:
 @click.option("--instances", default=1, show_default=True, help="Role instances to simulate.")
 @click.option("--zip", "as_zip", is_flag=True, help="Write one .zip instead of a folder.")
 @click.option(
+    "--variants",
+    default="seed",
+    show_default=True,
+    help='Line shapes: "seed" (drawn from seed and scenario), "recognised", "classic", or '
+    '"dimension=value,..." (docs/simulator.md).',
+)
+@click.option(
     "--manifest",
     "with_manifest",
     is_flag=True,
@@ -60,6 +67,7 @@ def simulate_command(
     hours: float,
     instances: int,
     as_zip: bool,
+    variants: str,
     with_manifest: bool,
 ) -> None:
     """Write a simulated guest-log collection for SCENARIO (or "all": one per scenario).
@@ -67,7 +75,8 @@ def simulate_command(
     Scenarios: healthy, healthy-worker and the failure ids of the catalogue (S01...).
     """
     ids = list(SCENARIOS) if scenario == "all" else [scenario]
-    kw = {"seed": seed, "hours": hours, "instances": instances, "zip": as_zip}
+    kw: dict[str, object] = {"seed": seed, "hours": hours, "instances": instances}
+    kw |= {"zip": as_zip, "variants": variants}
     try:
         if scenario == "all":
             out.mkdir(parents=True, exist_ok=True)
