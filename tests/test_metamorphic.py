@@ -30,155 +30,202 @@ from tests.conftest import analysed, fixture_path, manifest_names
 
 # ------------------------------------------------------------------------------------------
 # Line rewriters: one line (without its line end) in, the same record in another documented
-# form out. A line that is not a header of the form they read (a continuation line, another
-# form) comes back unchanged.
+# form out (same instant, to the precision of the form written: hundredths in the bracketed
+# forms). A line in none of the forms a rewriter moves from (a continuation line, a line
+# without a time) comes back unchanged.
 
-_AGENT = re.compile(
-    r"^\[(?P<tid>\d+)\] \[(?P<mo>\d+)/(?P<d>\d+)/(?P<y>\d{4}) (?P<hms>\d+:\d\d:\d\d)"
-    r"(?:\.(?P<frac>\d+))?\] (?P<rest>\[[A-Za-z]+\].*)$",
-    re.S,
-)
-_BLOCK = re.compile(
-    r"^\[(?P<ids>\d+:\d+), (?P<when>\d{4}/\d+/\d+, \d+:\d\d:\d\d(?:\.\d+)?), "
-    r"(?P<level>[A-Za-z]+) *\] ?(?P<msg>.*)$",
-    re.S,
-)
-_TRACE = re.compile(
-    r"^(?P<prefix>\S+ [A-Za-z]+: -?\d+ : )\[(?P<mo>\d+)/(?P<d>\d+)/(?P<yy>\d\d) "
-    r"(?P<hms>\d+:\d\d:\d\d)(?:\.(?P<frac>\d+))?\] ?(?P<msg>.*)$",
-    re.S,
-)
+_TIME = r"(?P<hms>\d+:\d\d:\d\d)(?:\.(?P<frac>\d+))?"
+_MDY4 = rf"(?P<mo>\d+)/(?P<d>\d+)/(?P<y>\d{{4}}) {_TIME}"
+_YMD = rf"(?P<y>\d{{4}})/(?P<mo>\d+)/(?P<d>\d+), {_TIME}"
+_TS = r"(?P<source>\S+) (?P<type>[A-Za-z]+): (?P<id>-?\d+) : "
+#: the documented line forms (log-formats.md §1-§4, §7) a rewriter reads
+FORMS = {
+    # §1 guest agent
+    "agent-bracketed": rf"^\[(?P<tid>\d+)\] \[{_MDY4}\] (?P<rest>\[[A-Za-z]+\].*)$",
+    "agent-iso": (
+        r"^\[(?P<tid>\d+)\] (?P<y>\d{4})-(?P<mo>\d\d)-(?P<d>\d\d)T"
+        rf"{_TIME}Z (?P<rest>\[[A-Za-z]+\].*)$"
+    ),
+    "agent-no-thread": rf"^\[{_MDY4}\] (?P<rest>\[[A-Za-z]+\].*)$",
+    # §2/§7 [pid:tid, date, time, LEVEL or hex mask]
+    "block": (
+        rf"^\[(?P<pid>\d+):(?P<tid>\d+), {_YMD}, (?P<level>[A-Za-z]+|[0-9A-Fa-f]{{8}}) *\] ?"
+        r"(?P<msg>.*)$"
+    ),
+    # §3/§4 TraceSource + [MM/DD/YY time], TraceSource + [pid:tid, date, time]
+    "trace": (rf"^{_TS}\[(?P<mo>\d+)/(?P<d>\d+)/(?P<yy>\d\d) {_TIME}\] ?(?P<msg>.*)$"),
+    "trace-pid-tid": rf"^{_TS}\[(?P<pid>\d+):(?P<tid>\d+), {_YMD}\] ?(?P<msg>.*)$",
+}
+_FORMS = {name: re.compile(rx, re.S) for name, rx in FORMS.items()}
 #: bootstrapper trace masks (log-formats.md §7): ordinary messages, function-exit traces
 MASK_MESSAGE, MASK_TRACE = "00040000", "00100000"
+_WORD_OF = {"Information": "INFO", "Warning": "WARN", "Error": "ERROR", "Critical": "FATAL"}
+_WORD_OF |= {"Verbose": "VERBOSE", MASK_MESSAGE: "INFO", MASK_TRACE: "ERROR"}
+_TYPE_OF = {w: t for t, w in _WORD_OF.items() if not t.isdigit()} | {"DEBUG": "Verbose"}
+_TYPE_OF |= {MASK_MESSAGE: "Information", MASK_TRACE: "Verbose"}
 
 
-def _ms(frac: str | None) -> str:
-    """Fraction digits as milliseconds: "43" (hundredths) -> "430", the same instant."""
-    return ((frac or "") + "000")[:3]
+def _fields(form: str, m: re.Match[str]) -> dict[str, str]:
+    """A parsed header as plain fields: date parts, ``ms`` (three digits), ids, level, text."""
+    f = {k: v for k, v in m.groupdict().items() if v is not None}
+    f["y"] = f.get("y") or f"20{f['yy']}"
+    f["ms"] = (f.get("frac", "") + "000")[:3]
+    if "level" in f and not f["level"].isdigit():
+        f["word"] = f["level"].upper()
+    elif "level" in f:
+        f["word"] = _WORD_OF.get(f["level"], "INFO")
+    elif "type" in f:
+        f["word"] = _WORD_OF.get(f["type"], "INFO")
+    return f
 
 
-def agent_to_iso(line: str) -> str:
-    """``[tid] [MM/DD/YYYY HH:MM:SS.ff] [LEVEL] msg`` -> ``[tid] YYYY-MM-DDTHH:MM:SS.mmmZ
-    [LEVEL] msg`` (newer agents, §1)."""
-    if not (m := _AGENT.match(line)):
+def _emit(form: str, f: dict[str, str], source: str) -> str:
+    """The record of ``f`` written in ``form``; ids a form lacks are made up, fixed."""
+    mo, d, y, hms = int(f["mo"]), int(f["d"]), f["y"], f["hms"]
+    tid, pid = f.get("tid", "00000001"), f.get("pid", "00002104")
+    cs = f["ms"][:2]
+    body = f.get("rest") or f.get("msg", "")
+    if form == "agent-bracketed":
+        return f"[{tid}] [{mo:02d}/{d:02d}/{y} {hms}.{cs}] {body}"
+    if form == "agent-iso":
+        return f"[{tid}] {y}-{mo:02d}-{d:02d}T{hms}.{f['ms']}Z {body}"
+    if form == "agent-no-thread":
+        return f"[{mo:02d}/{d:02d}/{y} {hms}.{cs}] {body}"
+    when = f"{y}/{mo:02d}/{d:02d}, {hms}.{f['ms']}"
+    if form in ("block", "block-mask"):
+        level = f"{f['word']:<5}"
+        if form == "block-mask":
+            level = MASK_TRACE if body.startswith("<- ") else MASK_MESSAGE
+        return f"[{pid}:{tid}, {when}, {level}] {body}"
+    prefix = f"{f.get('source', source)} {f.get('type') or _TYPE_OF.get(f['word'], 'Information')}"
+    prefix += f": {f.get('id', '0')} : "
+    if form == "trace":
+        return f"{prefix}[{mo:02d}/{d:02d}/{y[2:]} {hms}.{cs}] {body}"
+    return f"{prefix}[{pid}:{tid}, {when}] {body}"
+
+
+def rewriter(moves: dict[str, str], source: str = "") -> Callable[[str], str]:
+    """A line rewriter moving each form named in ``moves`` to the form it maps to (targets:
+    the ``FORMS`` names, and ``block-mask``: the block with a hex trace mask, ``00100000``
+    for ``<- X=0x..`` traces and ``00040000`` otherwise). ``source`` is the TraceSource
+    name written when a line without one becomes a TraceSource line."""
+
+    def rewrite(line: str) -> str:
+        for form, target in moves.items():
+            if m := _FORMS[form].match(line):
+                if form == "block" and target == "block" and m["level"].isdigit():
+                    return _emit("block", _fields(form, m), source)  # mask -> word
+                if form == "block" and target == "block":
+                    return _emit("block-mask", _fields(form, m), source)  # word -> mask
+                return _emit(target, _fields(form, m), source)
         return line
-    day = f"{m['y']}-{int(m['mo']):02d}-{int(m['d']):02d}"
-    return f"[{m['tid']}] {day}T{m['hms']}.{_ms(m['frac'])}Z {m['rest']}"
+
+    return rewrite
 
 
-def agent_drop_thread(line: str) -> str:
-    """``[tid] [time] [LEVEL] msg`` -> ``[time] [LEVEL] msg`` (trimmed copies, §1)."""
-    if not (m := _AGENT.match(line)):
-        return line
-    frac = f".{m['frac']}" if m["frac"] else ""
-    return f"[{m['mo']}/{m['d']}/{m['y']} {m['hms']}{frac}] {m['rest']}"
-
-
-def block_level_to_mask(line: str) -> str:
-    """``[pid:tid, date, time, LEVEL] msg`` -> the hex trace mask where the level stands:
-    ``00100000`` for ``<- X=0x..`` function-exit traces, ``00040000`` otherwise (§7)."""
-    if not (m := _BLOCK.match(line)):
-        return line
-    mask = MASK_TRACE if m["msg"].startswith("<- ") else MASK_MESSAGE
-    return f"[{m['ids']}, {m['when']}, {mask}] {m['msg']}"
-
-
-def trace_to_pid_tid(line: str) -> str:
-    """``Source Type: 0 : [MM/DD/YY HH:MM:SS.ff] msg`` -> ``Source Type: 0 : [pid:tid,
-    YYYY/MM/DD, HH:MM:SS.mmm] msg`` (the TraceSource prefix with the bootstrapper's block, §4)."""
-    if not (m := _TRACE.match(line)):
-        return line
-    day = f"20{m['yy']}/{int(m['mo']):02d}/{int(m['d']):02d}"
-    return f"{m['prefix']}[00002104:00000001, {day}, {m['hms']}.{_ms(m['frac'])}] {m['msg']}"
+#: a bootstrapper block's level word <-> its hex trace mask
+TOGGLE_MASK = {"block": "block"}
 
 
 @pytest.mark.parametrize(
-    ("rewrite", "line", "expected"),
+    ("moves", "line", "expected"),
     [
         (
-            agent_to_iso,
+            {"agent-bracketed": "agent-iso"},
             "[00000012] [03/14/2024 09:26:53.43] [INFO]  WindowsAzureGuestAgent starting.",
             "[00000012] 2024-03-14T09:26:53.430Z [INFO]  WindowsAzureGuestAgent starting.",
         ),
         (
-            agent_drop_thread,
-            "[00000021] [03/14/2024 09:28:01.78] [HEART] WindowsAzureGuestAgent Heartbeat.",
+            {"agent-iso": "agent-no-thread"},
+            "[00000021] 2024-03-14T09:28:01.787Z [HEART] WindowsAzureGuestAgent Heartbeat.",
             "[03/14/2024 09:28:01.78] [HEART] WindowsAzureGuestAgent Heartbeat.",
         ),
         (
-            block_level_to_mask,
+            {"agent-no-thread": "agent-bracketed"},
+            "[03/14/2024 09:28:01.78] [WARN]  Waiting for OOBE to Complete ...",
+            "[00000001] [03/14/2024 09:28:01.78] [WARN]  Waiting for OOBE to Complete ...",
+        ),
+        (
+            TOGGLE_MASK,
             "[00002140:00003312, 2024/03/14, 09:29:40.118, INFO ] Executing Startup Task type=2",
             "[00002140:00003312, 2024/03/14, 09:29:40.118, 00040000] Executing Startup Task type=2",
         ),
         (
-            block_level_to_mask,
+            TOGGLE_MASK,
             "[00002140:00003312, 2024/03/14, 09:29:40.120, ERROR] <- WapGetAppCmdPath=0x1",
             "[00002140:00003312, 2024/03/14, 09:29:40.120, 00100000] <- WapGetAppCmdPath=0x1",
         ),
         (
-            trace_to_pid_tid,
+            TOGGLE_MASK,
+            "[00002140:00003312, 2024/03/14, 09:29:40.120, 00040000] Executing Startup Task",
+            "[00002140:00003312, 2024/03/14, 09:29:40.120, INFO ] Executing Startup Task",
+        ),
+        (
+            {"trace": "trace-pid-tid"},
             "WaIISHost Information: 0 : [09/01/24 06:00:23.83] Role environment . INITIALIZING",
             "WaIISHost Information: 0 : [00002104:00000001, 2024/09/01, 06:00:23.830] "
             "Role environment . INITIALIZING",
         ),
         (
-            trace_to_pid_tid,
-            "IISConfigurator Error: 0 : [03/14/24 09:29:40.02] System.Exception: boom",
-            "IISConfigurator Error: 0 : [00002104:00000001, 2024/03/14, 09:29:40.020] "
-            "System.Exception: boom",
+            {"trace-pid-tid": "block"},
+            "WaIISHost Error: 0 : [00002104:00000007, 2024/09/01, 06:00:23.831] Role entrypoint",
+            "[00002104:00000007, 2024/09/01, 06:00:23.831, ERROR] Role entrypoint",
         ),
-        # not a header of the form read: unchanged
-        (agent_to_iso, "   at Foo.Bar()", "   at Foo.Bar()"),
-        (block_level_to_mask, "=" * 20, "=" * 20),
-        (trace_to_pid_tid, "WaIISHost Information: 0 : Role environment . INITIALIZED", None),
+        (
+            {"block": "trace"},
+            "[00001234:00005678, 2024/03/14, 09:30:01.123, WARN ] Role instance status check",
+            "WaIISHost Warning: 0 : [03/14/24 09:30:01.12] Role instance status check",
+        ),
+        (
+            {"trace-pid-tid": "trace"},
+            "IISConfigurator Error: 0 : [00004801:00000012, 2024/03/14, 09:29:40.02] boom",
+            "IISConfigurator Error: 0 : [03/14/24 09:29:40.02] boom",
+        ),
+        # not a header of a form moved from: unchanged
+        ({"agent-bracketed": "agent-iso"}, "   at Foo.Bar()", None),
+        (TOGGLE_MASK, "=" * 20, None),
+        ({"trace": "block"}, "WaIISHost Information: 0 : Role environment . INITIALIZED", None),
     ],
 )
-def test_rewriter_keeps_the_record(rewrite: Callable[[str], str], line: str, expected: str | None):
-    assert rewrite(line) == (line if expected is None else expected)
+def test_rewriter_keeps_the_record(moves: dict[str, str], line: str, expected: str | None):
+    assert rewriter(moves, "WaIISHost")(line) == (line if expected is None else expected)
 
 
 # ------------------------------------------------------------------------------------------
 # Collection transforms: each takes a copy of a fixture (a folder) and changes it in place,
 # or returns the path of what replaces it.
 
-
-def _both(*rewrites: Callable[[str], str]) -> Callable[[str], str]:
-    """Each rewriter in turn (each leaves the lines of other forms alone)."""
-
-    def rewrite(line: str) -> str:
-        for one in rewrites:
-            line = one(line)
-        return line
-
-    return rewrite
-
-
-_HOST = _both(trace_to_pid_tid, block_level_to_mask)
-#: time-form rewrites: log kind (file name start, lower case) -> rewriter. Every form rewrites
-#: the agent logs, so that it changes every fixture.
-TIME_FORMS: dict[str, dict[str, Callable[[str], str]]] = {
-    "agent-iso+mask+pid-tid": {
-        "waappagent": agent_to_iso,
-        "appagentruntime": agent_to_iso,
-        "wahostbootstrapper": block_level_to_mask,
-        "iisconfigurator": trace_to_pid_tid,
-        "waiishost": _HOST,
-        "waworkerhost": _HOST,
-    },
-    "agent-no-thread+pid-tid": {
-        "waappagent": agent_drop_thread,
-        "appagentruntime": agent_drop_thread,
-        "iisconfigurator": trace_to_pid_tid,
-        "waiishost": trace_to_pid_tid,
-        "waworkerhost": trace_to_pid_tid,
-    },
-    "agent-iso+mask": {
-        "waappagent": agent_to_iso,
-        "appagentruntime": agent_to_iso,
-        "wahostbootstrapper": block_level_to_mask,
-        "waiishost": block_level_to_mask,
-        "waworkerhost": block_level_to_mask,
-    },
+_AGENT = ("waappagent", "appagentruntime")
+_HOSTS = ("waiishost", "waworkerhost", "wawebhost")
+#: time-form rewrites, per log kind (file name start): each line's form -> another form (one
+#: move per line: the first form of the map that reads the line)
+TIME_FORMS: dict[str, list[tuple[tuple[str, ...], dict[str, str]]]] = {
+    "forward": [
+        (
+            _AGENT,
+            {
+                "agent-bracketed": "agent-iso",
+                "agent-iso": "agent-no-thread",
+                "agent-no-thread": "agent-bracketed",
+            },
+        ),
+        (("wahostbootstrapper",), TOGGLE_MASK),
+        (("iisconfigurator",), {"trace": "trace-pid-tid", "trace-pid-tid": "trace"}),
+        (_HOSTS, {"trace": "trace-pid-tid", "trace-pid-tid": "block", "block": "trace"}),
+    ],
+    "backward": [
+        (
+            _AGENT,
+            {
+                "agent-bracketed": "agent-no-thread",
+                "agent-no-thread": "agent-iso",
+                "agent-iso": "agent-bracketed",
+            },
+        ),
+        (("wahostbootstrapper",), TOGGLE_MASK),
+        (("iisconfigurator",), {"trace": "trace-pid-tid", "trace-pid-tid": "trace"}),
+        (_HOSTS, {"trace": "block", "block": "trace-pid-tid", "trace-pid-tid": "trace"}),
+    ],
 }
 
 
@@ -205,13 +252,16 @@ def rewrite_file(path: Path, rewrite: Callable[[str], str]) -> int:
     return changed
 
 
-def rewrite_time_forms(root: Path, form: str) -> Path:
+def rewrite_time_forms(root: Path, direction: str) -> Path:
+    """Every log's lines moved to another documented form (``TIME_FORMS[direction]``)."""
     changed = 0
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        for kind, rewrite in TIME_FORMS[form].items():
-            if path.name.lower().startswith(kind):
-                changed += rewrite_file(path, rewrite)
-    assert changed, f"{form} changed no line of {root}"
+        name = path.name.lower()
+        for kinds, moves in TIME_FORMS[direction]:
+            if name.startswith(kinds):
+                source = path.name.split(".")[0].split("_")[0]
+                changed += rewrite_file(path, rewriter(moves, source))
+    assert changed, f"{direction} changed no line of {root}"
     return root
 
 
