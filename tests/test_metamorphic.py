@@ -55,6 +55,11 @@ FORMS = {
     # §3/§4 TraceSource + [MM/DD/YY time], TraceSource + [pid:tid, date, time]
     "trace": (rf"^{_TS}\[(?P<mo>\d+)/(?P<d>\d+)/(?P<yy>\d\d) {_TIME}\] ?(?P<msg>.*)$"),
     "trace-pid-tid": rf"^{_TS}\[(?P<pid>\d+):(?P<tid>\d+), {_YMD}\] ?(?P<msg>.*)$",
+    # §5 plugin launchers: TraceSource + [M/D/YYYY h:mm:ss AM]
+    "trace-ampm": (
+        rf"^{_TS}\[(?P<mo>\d+)/(?P<d>\d+)/(?P<y>\d{{4}}) (?P<h12>\d+):(?P<ms60>\d\d:\d\d) "
+        r"(?P<ampm>[AP]M)\] ?(?P<msg>.*)$"
+    ),
 }
 _FORMS = {name: re.compile(rx, re.S) for name, rx in FORMS.items()}
 #: bootstrapper trace masks (log-formats.md §7): ordinary messages, function-exit traces
@@ -69,6 +74,9 @@ def _fields(form: str, m: re.Match[str]) -> dict[str, str]:
     """A parsed header as plain fields: date parts, ``ms`` (three digits), ids, level, text."""
     f = {k: v for k, v in m.groupdict().items() if v is not None}
     f["y"] = f.get("y") or f"20{f['yy']}"
+    if "ampm" in f:  # 12-hour clock: 12 AM is 00, 12 PM is 12
+        hour = int(f["h12"]) % 12 + (12 if f["ampm"] == "PM" else 0)
+        f["hms"] = f"{hour:02d}:{f['ms60']}"
     f["ms"] = (f.get("frac", "") + "000")[:3]
     if "level" in f and not f["level"].isdigit():
         f["word"] = f["level"].upper()
@@ -181,6 +189,17 @@ TOGGLE_MASK = {"block": "block"}
             "IISConfigurator Error: 0 : [00004801:00000012, 2024/03/14, 09:29:40.02] boom",
             "IISConfigurator Error: 0 : [03/14/24 09:29:40.02] boom",
         ),
+        (
+            {"trace-ampm": "trace-pid-tid"},
+            "diagnosticspluginlauncher.exe Warning: 0 : [6/3/2024 12:02:36 PM] not initialised",
+            "diagnosticspluginlauncher.exe Warning: 0 : [00002104:00000001, 2024/06/03, "
+            "12:02:36.000] not initialised",
+        ),
+        (
+            {"trace-ampm": "trace"},
+            "diagnosticspluginlauncher.exe Information: 0 : [3/14/2024 12:29:45 AM] starting",
+            "diagnosticspluginlauncher.exe Information: 0 : [03/14/24 00:29:45.00] starting",
+        ),
         # not a header of a form moved from: unchanged
         ({"agent-bracketed": "agent-iso"}, "   at Foo.Bar()", None),
         (TOGGLE_MASK, "=" * 20, None),
@@ -197,6 +216,7 @@ def test_rewriter_keeps_the_record(moves: dict[str, str], line: str, expected: s
 
 _AGENT = ("waappagent", "appagentruntime")
 _HOSTS = ("waiishost", "waworkerhost", "wawebhost")
+_PLUGINS = ("diagnosticspluginlauncher",)
 #: time-form rewrites, per log kind (file name start): each line's form -> another form (one
 #: move per line: the first form of the map that reads the line)
 TIME_FORMS: dict[str, list[tuple[tuple[str, ...], dict[str, str]]]] = {
@@ -212,6 +232,7 @@ TIME_FORMS: dict[str, list[tuple[tuple[str, ...], dict[str, str]]]] = {
         (("wahostbootstrapper",), TOGGLE_MASK),
         (("iisconfigurator",), {"trace": "trace-pid-tid", "trace-pid-tid": "trace"}),
         (_HOSTS, {"trace": "trace-pid-tid", "trace-pid-tid": "block", "block": "trace"}),
+        (_PLUGINS, {"trace-ampm": "trace-pid-tid"}),
     ],
     "backward": [
         (
@@ -225,6 +246,7 @@ TIME_FORMS: dict[str, list[tuple[tuple[str, ...], dict[str, str]]]] = {
         (("wahostbootstrapper",), TOGGLE_MASK),
         (("iisconfigurator",), {"trace": "trace-pid-tid", "trace-pid-tid": "trace"}),
         (_HOSTS, {"trace": "block", "block": "trace-pid-tid", "trace-pid-tid": "trace"}),
+        (_PLUGINS, {"trace-ampm": "trace"}),
     ],
 }
 
@@ -310,6 +332,29 @@ def rename_generations(root: Path, scheme: str) -> Path:
     return root
 
 
+def glue_records(root: Path) -> Path:
+    """Every third record of each bootstrapper log pasted onto the line before it, as a
+    trace copied into a ticket loses its line ends (log-formats.md §7)."""
+    glued = 0
+    for path in root.rglob("WaHostBootstrapper*"):
+        text, codec, bom = _decode(path.read_bytes())
+        lines, out = text.split("\r\n"), []
+        for i, line in enumerate(lines):
+            if (
+                out
+                and i % 3 == 0
+                and _FORMS["block"].match(line)
+                and _FORMS["block"].match(out[-1])
+            ):
+                out[-1] += " " + line
+                glued += 1
+            else:
+                out.append(line)
+        path.write_bytes(bom + "\r\n".join(out).encode(codec))
+    assert glued, f"nothing to glue under {root}"
+    return root
+
+
 def zip_folder(root: Path) -> Path:
     """The folder as one zip beside it (members relative to the folder, like the fixtures)."""
     target = root.with_name(root.name + ".zip")
@@ -351,6 +396,7 @@ TRANSFORMS: dict[str, Callable[[Path], Path]] = {
     "rename:numbered": lambda root: rename_generations(root, "numbered"),
     "rename:stamped": lambda root: rename_generations(root, "stamped"),
     "rename:old": lambda root: rename_generations(root, "old"),
+    "glue": glue_records,
     "zip": zip_folder,
     "nest:c-drive": lambda root: nest(root, "c-drive"),
     "nest:runtime-and-agent": lambda root: nest(root, "runtime-and-agent"),
@@ -361,24 +407,31 @@ LAYOUT = [t for t in TRANSFORMS if not t.startswith("time:")]
 FIXTURES = manifest_names()
 
 
-def _has_generations(name: str) -> bool:
-    folder = fixture_path(name)
-    if folder.suffix == ".zip":
-        with zipfile.ZipFile(folder) as archive:
-            return sum("WaHostBootstrapper" in n for n in archive.namelist()) > 1
-    return len(list(folder.rglob("WaHostBootstrapper*"))) > 1
+def _generations(name: str) -> int:
+    """How many bootstrapper logs the fixture has."""
+    src = fixture_path(name)
+    if src.suffix == ".zip":
+        with zipfile.ZipFile(src) as archive:
+            return sum("WaHostBootstrapper" in n for n in archive.namelist())
+    return len(list(src.rglob("WaHostBootstrapper*")))
 
 
 def plan() -> list[tuple[str, str]]:
-    """(fixture, transform) pairs: each fixture one time-form rewrite and one layout change,
-    in turn by the fixture's position; renaming only where there are old generations."""
-    pairs = []
-    renames = [t for t in LAYOUT if t.startswith("rename:")]
-    others = [t for t in LAYOUT if not t.startswith("rename:")]
+    """(fixture, transform) pairs: each fixture gets one time-form rewrite (in turn) and one
+    layout change: of those that apply to it (renaming needs old generations, gluing a
+    bootstrapper log), the one used least so far."""
+    pairs, used = [], dict.fromkeys(LAYOUT, 0)
     for i, name in enumerate(FIXTURES):
         pairs.append((name, TIME[i % len(TIME)]))
-        pool = renames + others if _has_generations(name) else others
-        pairs.append((name, pool[i % len(pool)]))
+        count = _generations(name)
+        fits = [
+            t
+            for t in LAYOUT
+            if (count > 1 or not t.startswith("rename:")) and (count or t != "glue")
+        ]
+        pick = min(fits, key=lambda t: used[t])
+        used[pick] += 1
+        pairs.append((name, pick))
     return pairs
 
 
