@@ -67,9 +67,13 @@ def _gaps(times: list[float], over: float = 20.0) -> list[float]:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Manifest]]:
-    """Every scenario once, short windows (minimums still apply)."""
+    """Every scenario once, short windows (minimums still apply), in line shapes drawn among
+    all documented ones."""
     base = tmp_path_factory.mktemp("sim")
-    return {sid: (base / sid, simulate(sid, base / sid, seed=7, hours=0.2)) for sid in SCENARIOS}
+    return {
+        sid: (base / sid, simulate(sid, base / sid, seed=7, hours=0.2, variants="all"))
+        for sid in SCENARIOS
+    }
 
 
 def _gen_files(root: Path) -> list[Path]:

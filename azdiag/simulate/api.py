@@ -65,15 +65,15 @@ def simulate(
     instances: int = 1,
     zip: bool = False,
     start: datetime | None = None,
-    variants: Variants | str | None = "seed",
+    variants: Variants | str | None = "recognised",
 ) -> Manifest:
     """Write a collected-log folder (or zip) for ``scenario``; return its manifest.
 
     ``hours`` is the healthy steady period for healthy scenarios and the whole collection
     window for failure scenarios (raised to the scenario's minimum so the failure shows).
-    ``variants`` chooses the line shapes (docs/simulator.md): "seed" (default) draws them
-    from (seed, scenario) among every documented shape, "recognised" among the shapes the
-    analysis reads like the classic ones, "classic" is the one shape of earlier versions;
+    ``variants`` chooses the line shapes (docs/simulator.md): "recognised" (default) draws
+    them from (seed, scenario) among the shapes the analysis reads like the classic ones,
+    "all" among every documented shape, "classic" is the one shape of earlier versions;
     a ``Variants`` or text such as ``"agent_time=iso,boot_level=mask"`` fixes them.
     Raises ``ValueError`` for an unknown scenario or variant, ``FileExistsError`` (above).
     """

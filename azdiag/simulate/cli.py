@@ -49,10 +49,11 @@ def _one(scenario: str, out: Path, **kw: object) -> tuple[Manifest, Path]:
 @click.option("--zip", "as_zip", is_flag=True, help="Write one .zip instead of a folder.")
 @click.option(
     "--variants",
-    default="seed",
+    default="recognised",
     show_default=True,
-    help='Line shapes: "seed" (drawn from seed and scenario), "recognised", "classic", or '
-    '"dimension=value,..." (docs/simulator.md).',
+    help='Line shapes: "recognised" (drawn from seed and scenario among those the analysis '
+    'reads), "all" (among every documented one), "classic", or "dimension=value,..." '
+    "(docs/simulator.md).",
 )
 @click.option(
     "--manifest",

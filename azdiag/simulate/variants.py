@@ -39,13 +39,13 @@ OPTIONS: dict[str, tuple[str, ...]] = {
     "entrypoint": ("prefixed", "event-log"),
 }
 
-#: Values the analysis reads as well as the classic shape: each value alone, on every
-#: scenario (seed 1, 0.25 h), gave the classic verdict, stage and cycles per instance. The
-#: bundled fixtures draw from these only (fixtures/make_fixtures.py). Left out: agent_quoted
-#: bare (the verdicts hold, but its lines are unparsed), task_line redirect (no task start
-#: without rolemodule=: S02 and S20b lose their verdict), task_exit published (its signature
-#: comes with issue 11), host_header untimed (S22 loses its verdict: no time in the host log),
-#: entrypoint event-log (S06/S07/S08 are read as S12).
+#: Values the analysis reads as well as the classic shape (the default of ``simulate``):
+#: each value alone, on every scenario (seed 1, 0.25 h), gave the classic verdict, stage and
+#: cycles per instance. The bundled fixtures draw from these (fixtures/make_fixtures.py).
+#: Left out: agent_quoted bare (the verdicts hold, but its lines are unparsed), task_line
+#: redirect (no task start without rolemodule=: S02 and S20b lose their verdict), task_exit
+#: published (its signature comes with issue 11), host_header untimed (S22 loses its verdict:
+#: no time in the host log), entrypoint event-log (S06/S07/S08 are read as S12).
 RECOGNISED: dict[str, tuple[str, ...]] = {
     "agent_time": ("bracketed", "iso", "iso-frac", "no-thread"),
     "agent_quoted": ("none", "level"),
@@ -119,13 +119,13 @@ CLASSIC = Variants()
 
 
 def resolve(variants: Variants | str | None, seed: int, scenario: str) -> Variants:
-    """``None``/"classic" -> classic; "seed" -> drawn from every value; "recognised" -> drawn
+    """``None``/"classic" -> classic; "all" -> drawn from every value; "recognised" -> drawn
     from ``RECOGNISED``; a ``Variants`` as given; other text as ``Variants.parse``."""
     if isinstance(variants, Variants):
         return variants
     if variants in (None, "", "classic"):
         return CLASSIC
-    if variants == "seed":
+    if variants == "all":
         return Variants.choose(seed, scenario)
     if variants == "recognised":
         return Variants.choose(seed, scenario, RECOGNISED)
