@@ -292,7 +292,7 @@ _FIRST_TIME = re.compile(r"(\d{4})/(\d+)/(\d+), (\d+):(\d\d):(\d\d)")
 
 def _first_stamp(path: Path) -> str:
     """``YYYYMMDDTHHMMSS`` of the first block time of a bootstrapper log."""
-    text, _, _ = _decode(path.read_bytes()[:4096])
+    text, _, _ = _decode(path.read_bytes())
     m = _FIRST_TIME.search(text)
     assert m, path
     y, mo, d, h, mi, s = (int(x) for x in m.groups())
@@ -389,6 +389,58 @@ def nest(root: Path, layout: str) -> Path:
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(src, dst)
     return root
+
+
+def _tiny(root: Path) -> Path:
+    """A small collection of three bootstrapper generations and a rotated runtime log."""
+    store = root / "Resources/Directory/dep.WebRole1.DiagnosticStore"
+    store.mkdir(parents=True)
+    for name, minute in (("", 30), (".old", 20), ("_20240314T091000", 10)):
+        stem = f"WaHostBootstrapper{name}" if name.startswith("_") else "WaHostBootstrapper"
+        suffix = ".log" if name.startswith("_") else f".log{name}"
+        (store / f"{stem}{suffix}").write_text(
+            f"[00000001:00000002, 2024/03/14, 09:{minute}:00.000, INFO ] Bootstrapper starting.\r\n"
+            f"[00000001:00000002, 2024/03/14, 09:{minute}:01.000, INFO ] Role model read.\r\n"
+            f"[00000001:00000002, 2024/03/14, 09:{minute}:02.000, INFO ] Role model done.\r\n"
+            f"[00000001:00000002, 2024/03/14, 09:{minute}:03.000, INFO ] Executing task.\r\n"
+        )
+    agent = root / "RuntimeAndAgent"
+    agent.mkdir()
+    for name in ("AppAgentRuntime.log", "AppAgentRuntime.log.old", "WaAppAgent.log"):
+        (agent / name).write_text("[00000012] [03/14/2024 09:00:00.00] [INFO]  x\r\n")
+    return root
+
+
+def _files(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+
+def test_layout_transforms_do_what_they_say(tmp_path: Path):
+    store = "Resources/Directory/dep.WebRole1.DiagnosticStore"
+    root = rename_generations(_tiny(tmp_path / "a"), "numbered")
+    assert [f.rsplit("/", 1)[1] for f in _files(root) if "Bootstrapper" in f] == [
+        "WaHostBootstrapper.log",
+        "WaHostBootstrapper.log.1",
+        "WaHostBootstrapper.log.2",
+    ]
+    assert (root / store / "WaHostBootstrapper.log.2").read_text().count("09:10:0") == 4
+    root = rename_generations(_tiny(tmp_path / "b"), "stamped")
+    assert "WaHostBootstrapper_20240314T092000.log" in " ".join(_files(root))
+    assert "RuntimeAndAgent/AppAgentRuntime_01.log" in _files(root)
+    root = glue_records(_tiny(tmp_path / "c"))
+    glued = (root / store / "WaHostBootstrapper.log").read_bytes().decode().split("\r\n")
+    assert glued[2].endswith(
+        "done. [00000001:00000002, 2024/03/14, 09:30:03.000, INFO ] Executing task."
+    )
+    assert len(glued) == 4
+    assert _files(nest(_tiny(tmp_path / "d"), "c-drive"))[0].startswith("C_Resources/")
+    moved = _files(nest(_tiny(tmp_path / "e"), "runtime-and-agent"))
+    assert all(f.startswith("RuntimeAndAgent/") for f in moved)
+    assert all(
+        f.startswith("Case 0042/guest logs/") for f in _files(nest(_tiny(tmp_path / "f"), "deeper"))
+    )
+    with zipfile.ZipFile(zip_folder(_tiny(tmp_path / "g"))) as archive:
+        assert sorted(archive.namelist()) == _files(_tiny(tmp_path / "h"))
 
 
 TRANSFORMS: dict[str, Callable[[Path], Path]] = {
