@@ -14,18 +14,23 @@ from click.testing import CliRunner
 
 from azdiag.simulate import SCENARIOS, Manifest, simulate, write_large
 from azdiag.simulate.cli import simulate_command
+from azdiag.simulate.variants import OPTIONS, RECOGNISED, Variants
 
 REPO = Path(__file__).resolve().parent.parent
 HEADERS = [
     re.compile(r"^\[\d{8}\] \[\d\d/\d\d/\d{4} \d\d:\d\d:\d\d\.\d\d\] \[[A-Z]+\] "),  # agent
     re.compile(r"^\[\d{8}\] \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z \[[A-Z]+\] "),  # agent ISO
     re.compile(r"^\[\d\d/\d\d/\d{4} \d\d:\d\d:\d\d\.\d\d\] \[[A-Z]+\] "),  # agent, no thread
-    re.compile(r"^\[\d{8}:\d{8}, \d{4}/\d\d/\d\d, \d\d:\d\d:\d\d\.\d{3}, [A-Z ]{5}\] "),  # block
+    # [pid:tid, date, time, LEVEL] block: padded level word or hex trace mask
+    re.compile(r"^\[\d{8}:\d{8}, \d{4}/\d\d/\d\d, \d\d:\d\d:\d\d\.\d{3}, ([A-Z ]{5}|[0-9]{8})\] "),
     re.compile(r"^[\w.]+ (Information|Warning|Error|Critical|Verbose): \d+ : "),  # TraceSource
+    re.compile(r"^\[(INFO|WARN|ERROR|HEART|TRACE)\] "),  # agent line quoted without thread/time
 ]
 CONTINUATION = re.compile(r"^(\s|---|===|[{}\[\]\"]|Exception( Info)?:|$)")
+FUSION = re.compile(r"^(LOG|WRN|ERR): ")  # the fusion bind log of the event-log entry-point form
 HEART = re.compile(r"^\[\d{8}\] \[(\d\d/\d\d/\d{4} \d\d:\d\d:\d\d\.\d\d)\] \[HEART\]")
 HEART_ISO = re.compile(r"^\[\d{8}\] (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?Z \[HEART\]")
+HEART_NO_THREAD = re.compile(r"^\[(\d\d/\d\d/\d{4} \d\d:\d\d:\d\d\.\d\d)\] \[HEART\]")
 
 
 def _text(path: Path) -> str:
@@ -46,7 +51,7 @@ def _tree(root: Path) -> dict[str, bytes]:
 def _heartbeats(path: Path) -> list[float]:
     times = []
     for line in _lines(path):
-        if m := HEART.match(line):
+        if m := HEART.match(line) or HEART_NO_THREAD.match(line):
             dt = datetime.strptime(m.group(1), "%m/%d/%Y %H:%M:%S.%f")
         elif m := HEART_ISO.match(line):
             dt = datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S")
@@ -62,9 +67,13 @@ def _gaps(times: list[float], over: float = 20.0) -> list[float]:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Manifest]]:
-    """Every scenario once, short windows (minimums still apply)."""
+    """Every scenario once, short windows (minimums still apply), in line shapes drawn among
+    all documented ones."""
     base = tmp_path_factory.mktemp("sim")
-    return {sid: (base / sid, simulate(sid, base / sid, seed=7, hours=0.2)) for sid in SCENARIOS}
+    return {
+        sid: (base / sid, simulate(sid, base / sid, seed=7, hours=0.2, variants="all"))
+        for sid in SCENARIOS
+    }
 
 
 def _gen_files(root: Path) -> list[Path]:
@@ -94,9 +103,8 @@ def test_same_seed_same_bytes_other_seed_differs(tmp_path: Path) -> None:
 
 
 def test_start_parameter_moves_everything(tmp_path: Path) -> None:
-    man = simulate(
-        "healthy", tmp_path / "x", hours=0.05, start=datetime(2023, 1, 2, 3, 4, 5, tzinfo=UTC)
-    )
+    start = datetime(2023, 1, 2, 3, 4, 5, tzinfo=UTC)
+    man = simulate("healthy", tmp_path / "x", hours=0.05, start=start, variants="classic")
     assert man.start.startswith("2023-01-02T03:04:05")
     assert "[01/02/2023 03:04:05.00]" in _text(tmp_path / "x/RuntimeAndAgent/WaAppAgent.log")
 
@@ -157,7 +165,10 @@ def test_manifest_matches_files_and_lines_are_well_formed(
             assert lines[0].startswith("#Software: Microsoft"), path
             assert all(x.startswith("#") or W3C_LINE.match(x) for x in lines), path
             continue
-        good = sum(any(h.match(x) for h in HEADERS) or bool(CONTINUATION.match(x)) for x in lines)
+        good = sum(
+            any(h.match(x) for h in HEADERS) or bool(CONTINUATION.match(x) or FUSION.match(x))
+            for x in lines
+        )
         assert lines and good / len(lines) >= 0.99, path
         assert any(h.match(lines[0]) for h in HEADERS), path
     # The heartbeat gaps in the file are exactly the ones the manifest declares.
@@ -195,7 +206,7 @@ def test_s01_loops_on_the_failing_task(runs: dict[str, tuple[Path, Manifest]]) -
 def test_s02_one_generation_hung_on_the_task(runs: dict[str, tuple[Path, Manifest]]) -> None:
     root, man = runs["S02"]
     (gen,) = _gen_files(root)
-    assert _lines(gen)[-1].endswith('Executing "E:\\approot\\bin\\setup.cmd" .')
+    assert re.search(r'Executing "E:\\approot\\bin\\setup.cmd"[^"]*\.$', _lines(gen)[-1])
     (cycle,) = man.instances[0].cycles
     assert (cycle.stage, cycle.outcome) == ("startup_tasks", "hung")
     last = datetime.fromisoformat(man.end).timestamp()
@@ -269,9 +280,127 @@ def test_cli_writes_manifest_beside_the_collection(tmp_path: Path) -> None:
     assert res.exit_code != 0 and "exists" in res.output
 
 
-@pytest.mark.parametrize("sid", ["S01", "healthy"])
+@pytest.mark.parametrize("sid", ["S01", "healthy", "S09", "S13"])
 def test_checked_in_fixtures_are_current(sid: str, tmp_path: Path) -> None:
     fixture = REPO / "fixtures" / sid
     assert fixture.is_dir(), "run: python fixtures/make_fixtures.py"
-    simulate(sid, tmp_path / sid, seed=1, hours=0.25)
+    recorded = json.loads((REPO / "fixtures" / "manifests" / f"{sid}.json").read_text())
+    shapes = Variants(**recorded["variants"])  # the manifest records the line shapes
+    simulate(sid, tmp_path / sid, seed=1, hours=0.25, variants=shapes)
     assert _tree(tmp_path / sid) == _tree(fixture), "run: python fixtures/make_fixtures.py"
+
+
+# -- line-shape variants (log-formats.md §1-§7) ------------------------------------------------
+
+_STORE = "Resources/Directory/*.DiagnosticStore/"
+#: (dimension, value) -> (file glob, a line only that shape writes)
+SHAPES = {
+    ("agent_time", "iso"): (
+        "RuntimeAndAgent/WaAppAgent.log",
+        r"^\[\d{8}\] \S+T[\d:]{8}Z \[HEART\]",
+    ),
+    ("agent_time", "iso-frac"): (
+        "RuntimeAndAgent/WaAppAgent.log",
+        r"^\[\d{8}\] \S+T[\d:]{8}\.\d{3}Z \[HEART\]",
+    ),
+    ("agent_time", "no-thread"): ("RuntimeAndAgent/WaAppAgent.log", r"^\[[\d/]{10} [^\]]+\] \["),
+    ("agent_quoted", "level"): ("RuntimeAndAgent/WaAppAgent.log", r"^\[(INFO|WARN|ERROR)\]  \w"),
+    ("agent_quoted", "bare"): ("RuntimeAndAgent/WaAppAgent.log", r"^[A-Z][a-z]+ "),
+    ("boot_level", "mask"): (
+        _STORE + "WaHostBootstrapper*",
+        r"^\[\d{8}:\d{8}, [^\]]+, 00040000\] .*\n(?:.*\n)*\[[^\]]+, 00100000\] <- ",
+    ),
+    ("boot_glued", "some"): (_STORE + "WaHostBootstrapper*", r"\S \[\d{8}:\d{8}, \d{4}/"),
+    ("task_line", "redirect"): (
+        _STORE + "WaHostBootstrapper*",
+        r'Executing Startup Task type=0 cmd="E:\\approot\\bin\\setup\.cmd" > log\.txt 2> err\.txt'
+        r'\n.*Executing "E:\\approot\\bin\\setup\.cmd" > log\.txt 2> err\.txt\.$',
+    ),
+    ("task_exit", "published"): (
+        _STORE + "WaHostBootstrapper*",
+        r'Program "[^"]+"(?: /\w+)? exited with -?\d+\. Working Directory = E:\\\w',
+    ),
+    ("iis_header", "tracesource-pid-tid"): (
+        _STORE + "IISConfigurator.log",
+        r"^IISConfigurator Information: 0 : \[\d{8}:\d{8}, \d{4}/\d\d/\d\d, [\d:]{8}\.\d{3}\] ",
+    ),
+    ("host_header", "bracketed"): (
+        _STORE + "WaIISHost.log",
+        r"^WaIISHost Information: 0 : \[\d\d/\d\d/\d\d [\d:]{8}\.\d\d\] ",
+    ),
+    ("host_header", "tracesource-pid-tid"): (
+        _STORE + "WaIISHost.log",
+        r"^WaIISHost Information: 0 : \[\d{8}:\d{8}, \d{4}/\d\d/\d\d, [\d:]{8}\.\d{3}\] ",
+    ),
+    ("host_header", "pid-tid"): (_STORE + "WaIISHost.log", r"^\[\d{8}:\d{8}, [^\]]+, INFO \] "),
+    ("host_header", "untimed"): (
+        _STORE + "WaIISHost.log",
+        r"\A(?:WaIISHost \w+: 0 : [^\[].*\n|[^W].*\n)+\Z",
+    ),
+    ("host_folder", "directory"): ("Resources/Directory/*.WebRole1/WaIISHost.log", r"\A"),
+    ("entrypoint", "event-log"): (
+        _STORE + "WaIISHost.log",
+        r"^WaIISHost Error: 0 : .*System\.TypeLoadException: Unable to load the role entry point"
+        r"(?:.*\n)+ERR: Failed to complete setup of assembly \(hr = 0x80131040\)",
+    ),
+}
+
+
+def _matches(root: Path, glob: str, pattern: str) -> bool:
+    rx = re.compile(pattern, re.M)
+    return any(rx.search(_text(p).replace("\r\n", "\n")) for p in root.glob(glob))
+
+
+@pytest.fixture(scope="module")
+def classic_s07(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Manifest]:
+    root = tmp_path_factory.mktemp("classic") / "S07"
+    return root, simulate("S07", root, seed=3, hours=0.1, variants="classic")
+
+
+def test_every_documented_variant_has_a_shape_test() -> None:
+    assert set(SHAPES) == {(dim, v) for dim, values in OPTIONS.items() for v in values[1:]}
+
+
+@pytest.mark.parametrize(("dim", "value"), sorted(SHAPES), ids="{0[0]}={0[1]}".format)
+def test_each_variant_writes_its_documented_shape(
+    dim: str, value: str, tmp_path: Path, classic_s07: tuple[Path, Manifest]
+) -> None:
+    man = simulate("S07", tmp_path / "v", seed=3, hours=0.1, variants=Variants(**{dim: value}))
+    glob, pattern = SHAPES[dim, value]
+    assert _matches(tmp_path / "v", glob, pattern), (dim, value)
+    classic_root, classic = classic_s07
+    if (dim, value) != ("host_header", "bracketed"):  # S07's own host shape
+        assert not _matches(classic_root, glob, pattern), (dim, value)
+    assert man.variants[dim] == value and classic.variants[dim] != value
+    # the shape changes, what happened does not
+    for key in ("cycles", "status_changes", "agent_starts", "heartbeat_gaps"):
+        assert man.to_dict()["instances"][0][key] == classic.to_dict()["instances"][0][key]
+
+
+def test_variants_are_chosen_per_collection_from_seed_and_scenario() -> None:
+    assert Variants.choose(5, "S01") == Variants.choose(5, "S01")
+    drawn = [Variants.choose(seed, sid) for seed in range(1, 30) for sid in ("S01", "S09")]
+    assert len(set(drawn)) > 40  # collections differ in shape
+    for dim, values in OPTIONS.items():
+        assert {getattr(v, dim) for v in drawn} == set(values), dim
+    recognised = [Variants.choose(seed, "S07", RECOGNISED) for seed in range(1, 30)]
+    for dim, values in RECOGNISED.items():
+        assert {getattr(v, dim) for v in recognised} <= set(values), dim
+
+
+def test_variant_text_and_errors(tmp_path: Path) -> None:
+    shapes = Variants.parse("agent_time=iso, boot-level=mask")
+    assert shapes.changed() == {"agent_time": "iso", "boot_level": "mask"}
+    for bad in ("agent_time=utc", "colour=red"):
+        with pytest.raises(ValueError, match=r"agent_time|colour"):
+            Variants.parse(bad)
+    res = CliRunner().invoke(
+        simulate_command, ["S01", "-o", str(tmp_path / "c"), "--variants", "boot_level=hex"]
+    )
+    assert res.exit_code != 0 and "boot_level" in res.output
+    res = CliRunner().invoke(
+        simulate_command,
+        ["S01", "-o", str(tmp_path / "d"), "--hours", "0.1", "--variants", "task_exit=published"],
+    )
+    assert res.exit_code == 0, res.output
+    assert _matches(tmp_path / "d", SHAPES["task_exit", "published"][0], "Working Directory")

@@ -11,6 +11,7 @@ from azdiag.simulate.instance import InstanceSim
 from azdiag.simulate.model import Manifest, Scenario
 from azdiag.simulate.output import Sink, write_instance
 from azdiag.simulate.scenarios import BENCH, SCENARIOS
+from azdiag.simulate.variants import Variants, resolve
 
 #: Rough output of the benchmark script per instance-hour, used to size ``write_large``.
 BENCH_BYTES_PER_HOUR = 210_000
@@ -64,18 +65,26 @@ def simulate(
     instances: int = 1,
     zip: bool = False,
     start: datetime | None = None,
+    variants: Variants | str | None = "recognised",
 ) -> Manifest:
     """Write a collected-log folder (or zip) for ``scenario``; return its manifest.
 
     ``hours`` is the healthy steady period for healthy scenarios and the whole collection
     window for failure scenarios (raised to the scenario's minimum so the failure shows).
+    ``variants`` chooses the line shapes (docs/simulator.md): "recognised" (default) draws
+    them from (seed, scenario) among the shapes the analysis reads like the classic ones,
+    "all" among every documented shape, "classic" is the one shape of earlier versions;
+    a ``Variants`` or text such as ``"agent_time=iso,boot_level=mask"`` fixes them.
+    Raises ``ValueError`` for an unknown scenario or variant, ``FileExistsError`` (above).
     """
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
     if instances < 1:
         raise ValueError("instances must be >= 1")
     scen = SCENARIOS[scenario]
-    return _run(scen, Path(out), seed, max(hours, scen.min_hours), instances, zip, start)
+    shapes = resolve(variants, seed, scenario)
+    hours = max(hours, scen.min_hours)
+    return _run(scen, Path(out), seed, hours, instances, zip, start, variants=shapes)
 
 
 def _run(
@@ -87,11 +96,14 @@ def _run(
     as_zip: bool,
     start: datetime | None,
     target_bytes: int = 0,
+    variants: Variants | None = None,
 ) -> Manifest:
     root = _target(out, as_zip)
     t0 = tf.to_ms(start or tf.DEFAULT_START)
     master, dep = _ids(seed)
     man = _manifest(scen, seed, dep, t0, as_zip)
+    shapes = variants or Variants()
+    man.variants = shapes.to_dict()
     sink = Sink(root, as_zip=as_zip, when=t0)
     end = t0
     try:
@@ -104,7 +116,13 @@ def _run(
             inst_seed = master.getrandbits(63)
             offset = index * (5_000 + master.randrange(35_000))
             sim = InstanceSim(
-                scen, index=index, seed=inst_seed, t0=t0 + offset, dep=dep, role=man.role
+                scen,
+                index=index,
+                seed=inst_seed,
+                t0=t0 + offset,
+                dep=dep,
+                role=man.role,
+                variants=shapes,
             )
             scen.script(sim, int(hours * tf.HOUR_MS))
             multi = instances is None or instances > 1
@@ -124,7 +142,8 @@ def write_large(
     out: Path, *, target_bytes: int, seed: int = 1, start: datetime | None = None
 ) -> Manifest:
     """A benchmark collection of at least ``target_bytes``: several instances, each weeks of
-    heartbeats, probes and status reports with recycle loops, restarts and stack traces."""
+    heartbeats, probes and status reports with recycle loops, restarts and stack traces.
+    Always the classic line shapes, so that benchmark runs stay comparable."""
     per_instance = max(target_bytes / 6, 200_000)
     hours = per_instance / BENCH_BYTES_PER_HOUR
     return _run(BENCH, Path(out), seed, hours, None, False, start, target_bytes)

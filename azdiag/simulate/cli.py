@@ -58,6 +58,14 @@ def _help() -> str:
 @click.option("--instances", default=1, show_default=True, help="Role instances to simulate.")
 @click.option("--zip", "as_zip", is_flag=True, help="Write one .zip instead of a folder.")
 @click.option(
+    "--variants",
+    default="recognised",
+    show_default=True,
+    help='Line shapes: "recognised" (drawn from seed and scenario among those the analysis '
+    'reads), "all" (among every documented one), "classic", or "dimension=value,..." '
+    "(docs/simulator.md).",
+)
+@click.option(
     "--manifest",
     "with_manifest",
     is_flag=True,
@@ -70,12 +78,14 @@ def simulate_command(
     hours: float,
     instances: int,
     as_zip: bool,
+    variants: str,
     with_manifest: bool,
 ) -> None:
     ids = list(SCENARIOS) if scenario == "all" else [scenario]
     # "-o x.zip" means a zip: a folder named x.zip is never what was meant
     as_zip = as_zip or (scenario != "all" and out.suffix.lower() == ".zip")
-    kw = {"seed": seed, "hours": hours, "instances": instances, "zip": as_zip}
+    kw: dict[str, object] = {"seed": seed, "hours": hours, "instances": instances}
+    kw |= {"zip": as_zip, "variants": variants}
     try:
         if scenario == "all":
             out.mkdir(parents=True, exist_ok=True)

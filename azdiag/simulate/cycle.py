@@ -40,7 +40,7 @@ def start_bootstrapper(sim: InstanceSim, t: int) -> tuple[Generation, int]:
     t += sim.r(0.3, 1.5)
     rng = sim.rng
     gen = Generation(
-        log=LogFile("", "boot"),
+        log=LogFile("", "boot", mask=sim.variants.boot_level == "mask"),
         start=t,
         pid=1000 + rng.randrange(6000),
         tid=1000 + rng.randrange(8000),
@@ -73,6 +73,7 @@ def iis_pass(sim: InstanceSim, gen: Generation, t: int, args: str, *, error: boo
     """An IISConfigurator run (/clean at step 6, /start at step 8); returns its end time."""
     site = f"{sim.iid}_Web"
     sim.b(gen, t, "INFO", f'Executing "{m.IISCFG}" {args}')
+    sim.iis_pid, sim.iis_tid = 1000 + sim.vrng.randrange(8000), 1 + sim.vrng.randrange(20)
     t += sim.r(0.3, 1.0)
     sim.ic(t, "INFO", f"Started iisconfigurator with args {args}")
     t += sim.r(0.05, 0.3)
@@ -123,15 +124,20 @@ def iis_pass(sim: InstanceSim, gen: Generation, t: int, args: str, *, error: boo
     done = f"Finished iisconfigurator with args {args}"
     sim.ic(t, "INFO", m.pick(sim.rng, done, done, "IISConfigurator completed successfully."))
     t += sim.r(0.1, 0.5)
-    sim.b(gen, t, "INFO", m.task_exit(sim.rng, f"{m.IISCFG} {args}", 0))
+    sim.b(gen, t, "INFO", sim.task_exit(f"{m.IISCFG} {args}", 0))
     return t
 
 
 def _task(sim: InstanceSim, gen: Generation, t: int, typ: int, module: str, cmd: str) -> int:
     level = "WARN" if module == "(null)" and sim.rng.random() < 0.5 else "INFO"
-    sim.b(gen, t, level, f'Executing Startup Task type={typ} rolemodule={module} cmd="{cmd}"')
+    redirect = ""
+    if sim.variants.task_line == "redirect":  # older bootstrapper: no rolemodule=
+        module = ""
+        redirect = m.REDIRECT if cmd in m.CUSTOMER_TASKS else ""
+    task, launch = m.task_start(typ, module, cmd, redirect)
+    sim.b(gen, t, level, task)
     t += sim.r(0.001, 0.02)
-    sim.b(gen, t, level, f'Executing "{cmd}" .')
+    sim.b(gen, t, level, launch)
     return t
 
 
@@ -190,7 +196,7 @@ def run_cycle(sim: InstanceSim, t: int, spec: CycleSpec = CycleSpec()) -> int:
         cyc.outcome = "hung"
         return sim.end
     t += sim.r(2, 8)
-    sim.b(gen, t, "INFO", m.task_exit(sim.rng, f"{m.DIAG} /blockStartup", 0))
+    sim.b(gen, t, "INFO", sim.task_exit(f"{m.DIAG} /blockStartup", 0))
     t = _task(sim, gen, t + sim.r(0.1, 0.5), 0, "(null)", m.SETUP)
     if spec.setup_hang:
         cyc.outcome = "hung"
@@ -202,7 +208,7 @@ def run_cycle(sim: InstanceSim, t: int, spec: CycleSpec = CycleSpec()) -> int:
         gen,
         t,
         "INFO" if spec.setup_exit == 0 else "ERROR",
-        m.task_exit(sim.rng, m.SETUP, spec.setup_exit),
+        sim.task_exit(m.SETUP, spec.setup_exit),
     )
     if spec.setup_exit:
         sim.b(gen, t + 1, "ERROR", f"Startup task {m.SETUP} failed; the role will be recycled.")
@@ -211,7 +217,7 @@ def run_cycle(sim: InstanceSim, t: int, spec: CycleSpec = CycleSpec()) -> int:
     if spec.slow_task_ms:
         t = _task(sim, gen, t + sim.r(0.1, 0.5), 0, "(null)", m.SLOW_TASK)
         t += spec.slow_task_ms
-        sim.b(gen, t, "INFO", m.task_exit(sim.rng, m.SLOW_TASK, 0))
+        sim.b(gen, t, "INFO", sim.task_exit(m.SLOW_TASK, 0))
     if sim.web:
         cyc.stage = "configure_iis"
         sim.set_status(t, state, m.D_SITES)
@@ -244,7 +250,10 @@ def _host(
     if spec.host_fail in m.LOAD_FAILURES:
         msg, cont = m.entrypoint_failure(spec.host_fail)
         t += sim.r(0.3, 2)
-        sim.h(t, "ERROR", msg, cont)
+        if sim.variants.entrypoint == "event-log":
+            sim.h(t, "ERROR", *m.entrypoint_event_log(spec.host_fail))
+        else:
+            sim.h(t, "ERROR", msg, cont)
         t = sim.host_exit(t + sim.r(0.5, 2), clr_crash)
         detail = m.crash_detail(
             msg.split(": ", 1)[1][:160] + "...", cont[-1].strip()[3:], tf.portal_ts(t), clr_crash

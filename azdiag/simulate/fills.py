@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from random import Random
 
 from azdiag.simulate import timefmt as tf
-from azdiag.simulate.logs import _Day
+from azdiag.simulate.logs import MASK_MESSAGE, MASK_TRACE, NORMAL, _Day, agent_head
 
 TWO, THREE = tf.TWO, tf.THREE
 _EXEC = {
@@ -46,8 +46,10 @@ class AgentFill:
         full_iid: str,
         iso_share: float,
         incarnation: int = 3,
+        style: int = NORMAL,
     ) -> None:
         self.rng, self.windows, self.status = rng, windows, status
+        self.style = style  # the collection's agent line style (variants.agent_time)
         self.full_iid, self.iso, self.inc = full_iid, iso_share, incarnation
         self.lines = 0
         self.start = windows[0].start if windows else 0
@@ -78,7 +80,7 @@ class AgentFill:
             )
             self._variants[self.si] = texts
         rnd = self.rng.random()
-        head = f"[{tid:08d}] [{tf.agent_ts(t)}] [INFO]  "
+        head = agent_head(self.style, t, tid, "INFO", "  ")
         out = [head + texts[0 if rnd < 0.5 else 1] + "\r\n"]
         if texts[2] and rnd > 0.8:
             out.append(head + texts[2] + "\r\n")
@@ -88,7 +90,7 @@ class AgentFill:
         level, text = _AGENT_NOISE[int(self.rng.random() * len(_AGENT_NOISE))]
         text = text.format(inc=self.inc, ms=800 + int(self.rng.random() * 2000), iid=self.full_iid)
         sp = " " if len(level) > 4 else "  "
-        return f"[{tid:08d}] [{tf.agent_ts(t)}] [{level}]{sp}{text}\r\n"
+        return f"{agent_head(self.style, t, tid, level, sp)}{text}\r\n"
 
     def _next_iso(self, t: int) -> int:
         if not self.iso:
@@ -102,6 +104,8 @@ class AgentFill:
         rnd = self.rng.random
         day = self.day
         wins = self.windows
+        style, styled = self.style, self.style != NORMAL
+        beat = "WindowsAzureGuestAgent Heartbeat.\r\n"
         n = 0
         while self.w < len(wins):
             win = wins[self.w]
@@ -130,6 +134,11 @@ class AgentFill:
                     day_end, day_start, dtext = day.end, day.start, day.text
                 r = t - day_start
                 n += 1
+                if t < nxt and styled:
+                    ap(f"{agent_head(style, t, win.tid_heart, 'HEART', ' ')}{beat}")
+                    last = t
+                    t += 2000 + int(rnd() * 1000)
+                    continue
                 if t < nxt:  # the hot path: a plain heartbeat
                     ap(f"{pre}{dtext} {hms[r // 1000]}.{TWO[r % 1000 // 10]}{tail}")
                     last = t
@@ -139,6 +148,8 @@ class AgentFill:
                     ap(f"[{win.tid_heart:08d}] {tf.agent_iso(t)} [HEART] WindowsAzureGuestAgent")
                     ap(" Heartbeat.\r\n")
                     self.next_iso = self._next_iso(t)
+                elif styled:
+                    ap(f"{agent_head(style, t, win.tid_heart, 'HEART', ' ')}{beat}")
                 else:
                     ap(f"{pre}{dtext} {hms[r // 1000]}.{TWO[r % 1000 // 10]}{tail}")
                 if t >= self.next_rep:
@@ -191,9 +202,18 @@ class ProbeFill:
     """Bootstrapper health probes of the running host process, every 5-15 s."""
 
     def __init__(
-        self, rng: Random, pid: int, tid: int, runs: list[HostRun], two_line: bool
+        self,
+        rng: Random,
+        pid: int,
+        tid: int,
+        runs: list[HostRun],
+        two_line: bool,
+        mask: bool = False,
     ) -> None:
         self.rng, self.pid, self.tid, self.two_line = rng, pid, tid, two_line
+        # the level field: padded words, or the hex trace masks (variants.boot_level)
+        self.info = f"{MASK_MESSAGE}]" if mask else "INFO ]"
+        self.error = f"{MASK_TRACE}]" if mask else "ERROR]"
         self.runs = _ready_runs(runs)
         self.start = self.runs[0].ready_at or 0 if self.runs else 0
         self.lines = 0
@@ -219,7 +239,8 @@ class ProbeFill:
                 continue
             seg_end = min(limit - 50, run.end)  # replies (+<50 ms) stay before the next record
             t = self.t
-            ask = f"INFO ] Getting status from client {run.exe} ({run.pid}).\r\n"
+            info = self.info
+            ask = f"{info} Getting status from client {run.exe} ({run.pid}).\r\n"
             busy_from = min((ct for ct, c in run.codes if c), default=None)
             while t < seg_end:
                 if t >= day.end:
@@ -230,17 +251,17 @@ class ProbeFill:
                     ap(f"{pre}{day.text}, {hms[r // 1000]}.{THREE[r % 1000]}, {ask}")
                     r2 = min(r + 1 + int(rnd() * 25), 86_399_999)
                     ap(f"{pre}{day.text}, {hms[r2 // 1000]}.{THREE[r2 % 1000]}, ")
-                    ap(f"INFO ] Client reported status {code}.\r\n")
+                    ap(f"{info} Client reported status {code}.\r\n")
                     n += 2
                 else:
                     word = "Busy" if code else "Ready"
-                    ap(f"{pre}{day.text}, {hms[r // 1000]}.{THREE[r % 1000]}, INFO ] ")
+                    ap(f"{pre}{day.text}, {hms[r // 1000]}.{THREE[r % 1000]}, {info} ")
                     ap(f"Client {run.exe} ({run.pid}) reported status {word}\r\n")
                     n += 1
                 if t >= self.next_trace:
                     r = min(r + 30, 86_399_999)
                     ap(f"{pre}{day.text}, {hms[r // 1000]}.{THREE[r % 1000]}, ")
-                    ap("ERROR] <- WapGetRoleStatus=0x1\r\n")
+                    ap(f"{self.error} <- WapGetRoleStatus=0x1\r\n")
                     n += 1
                     self.next_trace = t + 1_200_000 + int(rnd() * 2_400_000)
                 t += 5000 + int(rnd() * 10_000)
@@ -252,19 +273,46 @@ class ProbeFill:
 
 
 class HostCheckFill:
-    """StatusCheck events in the host log (WaIISHost/WaWorkerHost), every 20-40 s."""
+    """StatusCheck events in the host log (WaIISHost/WaWorkerHost), every 20-40 s.
 
-    def __init__(self, rng: Random, runs: list[HostRun], source: str, block: bool) -> None:
-        self.rng, self.source, self.block = rng, source, block
+    ``kind`` is the host log's line shape (``LogFile.kind``): "trace" (TraceSource +
+    ``[MM/DD/YY time]``, or no time with ``untimed``), "tracepid" (TraceSource +
+    ``[pid:tid, date, time]``) or "hostblock" (``[pid:tid, date, time, LEVEL]``)."""
+
+    def __init__(
+        self, rng: Random, runs: list[HostRun], source: str, kind: str, untimed: bool = False
+    ) -> None:
+        self.rng, self.source, self.kind, self.untimed = rng, source, kind, untimed
         self.runs = _ready_runs(runs)
         self.start = self.runs[0].ready_at or 0 if self.runs else 0
         self.lines = 0
         self.i = 0
         self.t = self.start + 10_000
-        self.day = _Day(1 if block else 3)
+        self.day = _Day(3 if kind == "trace" else 1)
+
+    def _heads(self, run: HostRun, r: int, r2: int) -> tuple[str, str]:
+        hms, text = tf.hms_table(), self.day.text
+        if self.kind == "trace":
+            if self.untimed:
+                pre = f"{self.source} Information: 0 : "
+                return pre, pre
+            pre = f"{self.source} Information: 0 : ["
+            return (
+                f"{pre}{text} {hms[r // 1000]}.{TWO[r % 1000 // 10]}] ",
+                f"{pre}{text} {hms[r2 // 1000]}.{TWO[r2 % 1000 // 10]}] ",
+            )
+        pre = f"[{run.pid:08d}:{run.tid:08d}, "
+        if self.kind == "tracepid":
+            pre = f"{self.source} Information: 0 : {pre}"
+            end = "] "
+        else:
+            end = ", INFO ] "
+        return (
+            f"{pre}{text}, {hms[r // 1000]}.{THREE[r % 1000]}{end}",
+            f"{pre}{text}, {hms[r2 // 1000]}.{THREE[r2 % 1000]}{end}",
+        )
 
     def until(self, limit: int) -> list[str]:
-        hms = tf.hms_table()
         out: list[str] = []
         ap = out.append
         rnd = self.rng.random
@@ -279,10 +327,6 @@ class HostCheckFill:
                 continue
             seg_end = min(limit - 50, run.end)  # replies (+<50 ms) stay before the next record
             t = self.t
-            if self.block:
-                pre = f"[{run.pid:08d}:{run.tid:08d}, "
-            else:
-                pre = f"{self.source} Information: 0 : ["
             busy_from = min((ct for ct, c in run.codes if c), default=None)
             while t < seg_end:
                 if t >= day.end:
@@ -291,12 +335,7 @@ class HostCheckFill:
                 word = "Busy" if code else "Ready"
                 r = t - day.start
                 r2 = min(r + 2 + int(rnd() * 40), 86_399_999)
-                if self.block:
-                    h1 = f"{pre}{day.text}, {hms[r // 1000]}.{THREE[r % 1000]}, INFO ] "
-                    h2 = f"{pre}{day.text}, {hms[r2 // 1000]}.{THREE[r2 % 1000]}, INFO ] "
-                else:
-                    h1 = f"{pre}{day.text} {hms[r // 1000]}.{TWO[r % 1000 // 10]}] "
-                    h2 = f"{pre}{day.text} {hms[r2 // 1000]}.{TWO[r2 % 1000 // 10]}] "
+                h1, h2 = self._heads(run, r, r2)
                 ap(f"{h1}Role instance status check starting\r\n")
                 ap(f"{h2}Role instance status check succeeded: {word}\r\n")
                 n += 2

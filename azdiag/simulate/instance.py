@@ -13,10 +13,28 @@ from random import Random
 from azdiag.simulate import messages as m
 from azdiag.simulate.eventlogs import SimEvent
 from azdiag.simulate.fills import AgentWindow, HostRun
-from azdiag.simulate.logs import ISO, ISO_FRAC, NO_THREAD, NORMAL, ONE_SPACE, LogFile
+from azdiag.simulate.logs import (
+    BARE,
+    ISO,
+    ISO_FRAC,
+    NO_THREAD,
+    NORMAL,
+    ONE_SPACE,
+    QUOTED,
+    LogFile,
+)
 from azdiag.simulate.model import Scenario
+from azdiag.simulate.variants import CLASSIC, Variants
 
 OPEN = 1 << 62  # end time of a window still open
+_AGENT_STYLE = {"bracketed": NORMAL, "iso": ISO, "iso-frac": ISO_FRAC, "no-thread": NO_THREAD}
+#: host_header variant -> (LogFile kind, untimed); "scenario" keeps the scenario's own
+_HOST_KIND = {
+    "bracketed": ("trace", False),
+    "tracesource-pid-tid": ("tracepid", False),
+    "pid-tid": ("hostblock", False),
+    "untimed": ("trace", True),
+}
 
 
 @dataclass
@@ -48,10 +66,23 @@ class InstanceSim:
     """State of one instance while a scenario script runs."""
 
     def __init__(
-        self, scen: Scenario, *, index: int, seed: int, t0: int, dep: str, role: str
+        self,
+        scen: Scenario,
+        *,
+        index: int,
+        seed: int,
+        t0: int,
+        dep: str,
+        role: str,
+        variants: Variants = CLASSIC,
     ) -> None:
         self.scen = scen
         self.rng = Random(seed)
+        # Shape choices draw from a generator of their own: the classic output of a seed
+        # stays byte-identical, and a variant collection has the same events and times.
+        self.vrng = Random(seed ^ 0x5A7E5)
+        self.variants = variants
+        self.agent_style = _AGENT_STYLE[variants.agent_time]
         self.seed = seed
         self.t0 = t0
         self.end = t0
@@ -65,12 +96,23 @@ class InstanceSim:
         self.store_win = "C:\\" + self.store.replace("/", "\\")
         self.agent = LogFile("RuntimeAndAgent/WaAppAgent.log", "agent")
         self.runtime = LogFile("RuntimeAndAgent/AppAgentRuntime.log", "agent")
+        iis_kind = "tracepid" if variants.iis_header == "tracesource-pid-tid" else "trace"
         self.iis = LogFile(
-            f"{self.store}/IISConfigurator.log", "trace", "IISConfigurator", scen.iis_encoding
+            f"{self.store}/IISConfigurator.log", iis_kind, "IISConfigurator", scen.iis_encoding
         )
-        host_kind = "hostblock" if scen.host_style == "block" else "trace"
+        self.iis_pid = self.iis_tid = 0  # of the IISConfigurator pass running (tracepid)
+        host_kind, untimed = _HOST_KIND.get(
+            variants.host_header, ("hostblock" if scen.host_style == "block" else "trace", False)
+        )
+        host_dir = self.store
+        if variants.host_folder == "directory":  # log-formats.md §7: no .DiagnosticStore
+            host_dir = f"Resources/Directory/{dep}.{role}"
         self.host = LogFile(
-            f"{self.store}/{self.exe[:-4]}.log", host_kind, self.exe[:-4], scen.host_encoding
+            f"{host_dir}/{self.exe[:-4]}.log",
+            host_kind,
+            self.exe[:-4],
+            scen.host_encoding,
+            untimed=untimed,
         )
         self.plugin: LogFile | None = None
         self.gens: list[Generation] = []
@@ -101,6 +143,8 @@ class InstanceSim:
         x = self.rng.random()
         if self.scen.iso_share and x > 1 - self.scen.iso_share:
             return ISO_FRAC if x > 1 - self.scen.iso_share / 3 else ISO
+        if self.agent_style != NORMAL:  # the collection's agent writes another time form
+            return self.agent_style
         return ONE_SPACE if 0.5 < x < 0.53 else NORMAL
 
     def a(self, t: int, level: str, msg: str, cont: tuple[str, ...] | list[str] = ()) -> int:
@@ -129,7 +173,7 @@ class InstanceSim:
         return t
 
     def ic(self, t: int, level: str, msg: str, cont: list[str] | None = None) -> int:
-        self.iis.add(t, level, msg, cont or ())
+        self.iis.add(t, level, msg, cont or (), pid=self.iis_pid, tid=self.iis_tid)
         return t
 
     def set_status(self, t: int, state: str, detail: str = "") -> int:
@@ -154,6 +198,14 @@ class InstanceSim:
             f"Reporting status: {state} ({detail})" if detail else f"Reporting status: {state}",
         )
         return t
+
+    def task_exit(self, cmd: str, code: int) -> str:
+        """The bootstrapper's exit line of task ``cmd`` in the collection's wording."""
+        redirect = ""
+        if self.variants.task_line == "redirect" and cmd in m.CUSTOMER_TASKS:
+            redirect = m.REDIRECT
+        published = self.variants.task_exit == "published"
+        return m.task_exit(self.rng, cmd, code, published=published, redirect=redirect)
 
     def config_name(self, version: int) -> str:
         return f"{self.dep}.{self.dep}.{self.iid}.{version}.xml"
@@ -312,3 +364,18 @@ class InstanceSim:
         recs = self.agent.recs[1:]
         for _ in range(min(self.scen.no_thread_lines, len(recs))):
             recs[self.rng.randrange(len(recs))].style = NO_THREAD  # trimmed copies lose the tid
+        self._quote_agent_lines()
+        if self.variants.boot_glued == "some":
+            for gen in self.gens:  # a trace pasted into a ticket: exit traces lose their line end
+                for rec in gen.log.recs[1:]:
+                    rec.glued = rec.msg.startswith("<- ") and self.vrng.random() < 0.6
+
+    def _quote_agent_lines(self) -> None:
+        """A few agent lines without thread and time (variants.agent_quoted, §7); never the
+        first line (it would have no time) nor an agent start (it opens a cycle)."""
+        style = {"level": QUOTED, "bare": BARE}.get(self.variants.agent_quoted)
+        if style is None:
+            return
+        recs = [r for r in self.agent.recs[1:] if "GuestAgent starting" not in r.msg]
+        for _ in range(min(3, len(recs))):
+            recs[self.vrng.randrange(len(recs))].style = style

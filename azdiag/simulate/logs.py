@@ -21,8 +21,11 @@ _BOOT_LEVEL |= {"VERB": "INFO ", "TRACE": "INFO ", "HEART": "INFO "}
 _TRACE_LEVEL = {"INFO": "Information", "WARN": "Warning", "ERROR": "Error", "CRIT": "Critical"}
 _TRACE_LEVEL |= {"VERB": "Verbose", "TRACE": "Verbose", "HEART": "Information"}
 
-# Agent line styles.
-NORMAL, ONE_SPACE, ISO, ISO_FRAC, NO_THREAD = 0, 1, 2, 3, 4
+# Agent line styles. QUOTED ("[WARN]  msg") and BARE (the message alone) are lines quoted
+# without thread and time (log-formats.md §7).
+NORMAL, ONE_SPACE, ISO, ISO_FRAC, NO_THREAD, QUOTED, BARE = 0, 1, 2, 3, 4, 5, 6
+#: Bootstrapper trace masks written where the level word stands (log-formats.md §7).
+MASK_MESSAGE, MASK_TRACE = "00040000", "00100000"
 # Trace line styles.
 TIMED, UNTIMED = 0, 1
 
@@ -40,6 +43,7 @@ class Rec:
     pid: int = 0
     tid: int = 0
     shown: int | None = None  # displayed time when it differs (out-of-order lines)
+    glued: bool = False  # written on the line of the record before it (pasted traces)
 
 
 class Fill(Protocol):
@@ -56,12 +60,14 @@ class LogFile:
     """A log being simulated: its path in the collection, grammar family and records."""
 
     path: str
-    kind: str  # "agent", "boot", "trace", "hostblock", "plugin"
-    source: str = ""  # TraceSource name for "trace"/"plugin"
+    kind: str  # "agent", "boot", "trace", "tracepid", "hostblock", "plugin"
+    source: str = ""  # TraceSource name for "trace"/"tracepid"/"plugin"
     encoding: str = "utf-8"  # "utf-8", "utf-8-sig" or "utf-16" (LE with BOM)
     recs: list[Rec] = field(default_factory=list)
     fill: Fill | None = None
     lines: int = 0
+    mask: bool = False  # "boot"/"hostblock": hex trace mask instead of the level word
+    untimed: bool = False  # "trace": no time on any line
 
     def add(
         self,
@@ -89,20 +95,21 @@ class LogFile:
         if self.kind == "agent":
             lvl = _AGENT_LEVEL.get(rec.level, rec.level)
             sp = " " if rec.style == ONE_SPACE or len(lvl) > 4 else "  "  # column-aligned
-            if rec.style in (ISO, ISO_FRAC):
-                ts = tf.agent_iso(t, rec.style == ISO_FRAC)
-                head = f"[{rec.tid:08d}] {ts} [{lvl}]{sp}"
-            elif rec.style == NO_THREAD:
-                head = f"[{tf.agent_ts(t)}] [{lvl}]{sp}"
-            else:
-                head = f"[{rec.tid:08d}] [{tf.agent_ts(t)}] [{lvl}]{sp}"
+            head = agent_head(rec.style, t, rec.tid, lvl, sp)
         elif self.kind in ("boot", "hostblock"):
-            head = f"[{rec.pid:08d}:{rec.tid:08d}, {tf.boot_ts(t)}, {_BOOT_LEVEL[rec.level]}] "
+            if self.mask:
+                lvl = MASK_TRACE if rec.msg.startswith("<- ") else MASK_MESSAGE
+            else:
+                lvl = _BOOT_LEVEL[rec.level]
+            head = f"[{rec.pid:08d}:{rec.tid:08d}, {tf.boot_ts(t)}, {lvl}] "
         elif self.kind == "plugin":
             head = f"{self.source} {_TRACE_LEVEL[rec.level]}: 0 : [{tf.plugin_ts(t)}] "
+        elif self.kind == "tracepid":
+            head = f"{self.source} {_TRACE_LEVEL[rec.level]}: 0 : "
+            head += f"[{rec.pid:08d}:{rec.tid:08d}, {tf.boot_ts(t)}] "
         else:
             head = f"{self.source} {_TRACE_LEVEL[rec.level]}: 0 : "
-            if rec.style != UNTIMED:
+            if rec.style != UNTIMED and not self.untimed:
                 head += f"[{tf.trace_ts(t)}] "
         if not rec.cont:
             return head + rec.msg + "\r\n"
@@ -117,7 +124,11 @@ class LogFile:
         for rec in recs:
             if fill is not None:
                 buf.extend(fill.until(rec.t))
-            buf.append(self.format(rec))
+            text = self.format(rec)
+            if rec.glued and buf and buf[-1].endswith("\r\n"):
+                buf[-1] = buf[-1][:-2] + " "  # one physical line for both records
+                lines -= 1
+            buf.append(text)
             lines += 1 + len(rec.cont)
             if len(buf) > 20_000:
                 write("".join(buf))
@@ -135,6 +146,19 @@ class LogFile:
             lines += fill.lines
         self.lines = lines
         return lines
+
+
+def agent_head(style: int, t: int, tid: int, lvl: str, sp: str) -> str:
+    """The header of a guest-agent line in ``style`` (log-formats.md §1, §7)."""
+    if style in (ISO, ISO_FRAC):
+        return f"[{tid:08d}] {tf.agent_iso(t, style == ISO_FRAC)} [{lvl}]{sp}"
+    if style == NO_THREAD:
+        return f"[{tf.agent_ts(t)}] [{lvl}]{sp}"
+    if style == QUOTED:
+        return f"[{lvl}]{sp}"
+    if style == BARE:
+        return ""
+    return f"[{tid:08d}] [{tf.agent_ts(t)}] [{lvl}]{sp}"
 
 
 class _Day:

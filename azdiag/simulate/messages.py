@@ -12,6 +12,7 @@ SETUP = r"E:\approot\bin\setup.cmd"
 SLOW_TASK = r"E:\approot\bin\install-payload.cmd"
 DIAG = r"E:\plugins\Diagnostics\DiagnosticsAgent.exe"
 IISCFG = r"E:\base\x64\IISConfigurator.exe"
+CUSTOMER_TASKS = (SETUP, SLOW_TASK)  # the role's own tasks (rolemodule=(null))
 
 # Status details (the portal's parenthesised text).
 D_INIT = "Preparing to start role... System is initializing."
@@ -31,13 +32,41 @@ def pick(rng: Random, *variants: str) -> str:
     return variants[int(rng.random() * len(variants))]
 
 
-def task_exit(rng: Random, cmd: str, code: int) -> str:
-    """The bootstrapper's (unpublished) task-exit line, in one of three wordings."""
-    return pick(
+REDIRECT = " > log.txt 2> err.txt"  # a customer task's output redirections (§7)
+
+
+def task_exit(
+    rng: Random, cmd: str, code: int, *, published: bool = False, redirect: str = ""
+) -> str:
+    """The bootstrapper's task-exit line: one of three seeded wordings, or (``published``)
+    the published ``Program "<program>" <args><redirections> exited with <n>. Working
+    Directory = <dir>`` (log-formats.md §7). The generator is drawn from in both cases."""
+    text = pick(
         rng,
         f'Program "{cmd}" exited with {code}.',
         f"Startup task {cmd} exit code = {code}",
         f'Process "{cmd}" exited with exit code {code}',
+    )
+    if not published:
+        return text
+    program, sep, args = cmd.partition(" /")
+    line = f'"{program}"' + (f" /{args}" if sep else "") + redirect
+    return f"Program {line} exited with {code}. Working Directory = {program.rsplit(chr(92), 1)[0]}"
+
+
+def task_start(typ: int, module: str, cmd: str, redirect: str = "") -> tuple[str, str]:
+    """The bootstrapper's two lines for a startup task: the task, then its process launch.
+
+    With ``redirect`` (an older bootstrapper, log-formats.md §7) there is no ``rolemodule=``
+    and the command line keeps its redirections in both lines."""
+    if redirect or module == "":
+        return (
+            f'Executing Startup Task type={typ} cmd="{cmd}"{redirect}',
+            f'Executing "{cmd}"{redirect}.',
+        )
+    return (
+        f'Executing Startup Task type={typ} rolemodule={module} cmd="{cmd}"',
+        f'Executing "{cmd}" .',
     )
 
 
@@ -120,6 +149,30 @@ def entrypoint_failure(kind: str) -> tuple[str, list[str]]:
         ),
     ]
     return _ENTRY + inner, cont
+
+
+def entrypoint_event_log(kind: str) -> tuple[str, list[str]]:
+    """The same failure in its event-log / emulator console form (log-formats.md §7): no
+    ``Role entrypoint could not be created:`` prefix, then the fusion bind log."""
+    inner = LOAD_FAILURES[kind]
+    name = inner.split("assembly '", 1)[1].split("'", 1)[0]
+    hr = inner.rsplit("HRESULT: ", 1)[1].rstrip(")") if "HRESULT: " in inner else "0x80070002"
+    cont = [
+        f"-- {inner}",
+        "",
+        "=== Pre-bind state information ===",
+        f"LOG: DisplayName = {name}",
+        " (Fully-specified)",
+        "LOG: Appbase = file:///E:/approot/bin",
+        "LOG: Initial PrivatePath = E:\\approot\\bin",
+        "===",
+        "LOG: This bind starts in default load context.",
+        f"LOG: Attempting download of new URL file:///E:/approot/bin/{name.split(',')[0]}.DLL.",
+    ]
+    if hr == "0x80131040":
+        cont.append("WRN: Comparing the assembly name resulted in the mismatch: Major Version")
+    cont.append(f"ERR: Failed to complete setup of assembly (hr = {hr}). Probing terminated.")
+    return _ENTRY.split(": ", 1)[1].removesuffix(" -- "), cont
 
 
 def onstart_crash(role: str, iid: str, kind: str) -> tuple[str, list[str], str, str]:

@@ -112,6 +112,8 @@ class Manifest:
     zip: bool = False
     bytes: int = 0
     lines: int = 0
+    #: the line shapes of the collection (variants.Variants; classic values included)
+    variants: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable data."""

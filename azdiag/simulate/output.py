@@ -130,6 +130,7 @@ def write_instance(sim: InstanceSim, sink: Sink, folder: str) -> InstanceManifes
         sim.full,
         sim.scen.iso_share,
         sim.configs[0],
+        sim.agent_style,
     )
     sim.agent.fill = fill
     lines += sink.write_log(pre + sim.agent.path, sim.agent, sim.end)
@@ -138,14 +139,16 @@ def write_instance(sim: InstanceSim, sink: Sink, folder: str) -> InstanceManifes
     for gen, name in zip(sim.gens, names, strict=True):
         gen.log.path = f"{sim.store}/{name}"
         rng = Random(seeds.random())
-        gen.log.fill = ProbeFill(rng, gen.pid, gen.probe_tid, gen.runs, gen.two_line_probes)
+        gen.log.fill = ProbeFill(
+            rng, gen.pid, gen.probe_tid, gen.runs, gen.two_line_probes, gen.log.mask
+        )
         lines += sink.write_log(pre + gen.log.path, gen.log, sim.end)
     if sim.iis.recs:
         lines += sink.write_log(pre + sim.iis.path, sim.iis, sim.end)
     if sim.host.recs:
-        block = sim.host.kind == "hostblock"
         rng = Random(seeds.random())
-        sim.host.fill = HostCheckFill(rng, sim.host_runs, sim.host.source, block)
+        host = sim.host
+        host.fill = HostCheckFill(rng, sim.host_runs, host.source, host.kind, host.untimed)
         lines += sink.write_log(pre + sim.host.path, sim.host, sim.end)
     if sim.plugin is not None:
         lines += sink.write_log(pre + sim.plugin.path, sim.plugin, sim.end)
