@@ -38,12 +38,25 @@ class NoGuestLog(CollectError):
 
 
 def require_guest_logs(ingested: Ingested, path: str | Path) -> Ingested:
-    """``ingested`` when it has at least one guest log, else :class:`NoGuestLog` saying how many
-    other files were listed and skipped (the CLI's message)."""
+    """``ingested`` when it has at least one guest log, else :class:`NoGuestLog` saying why,
+    in one line: the most frequent reasons files were skipped (the CLI prints the same)."""
     if not ingested.files:
-        skipped = len(ingested.collection.skipped)
-        raise NoGuestLog(f"{path}: no guest log found ({skipped} other file(s) listed and skipped)")
+        raise NoGuestLog(no_guest_log_message(path, ingested))
     return ingested
+
+
+def no_guest_log_message(path: str | Path, ingested: Ingested) -> str:
+    """``<path>: no guest log found; N file(s) skipped: <reasons>``."""
+    from collections import Counter
+
+    skipped = ingested.collection.skipped
+    message = f"{path}: no guest log found"
+    if not skipped:
+        return message + " (no file at all)"
+    reasons = Counter(item.reason for item in skipped).most_common(3)
+    return f"{message}; {len(skipped)} file(s) skipped: " + "; ".join(
+        f"{count} {reason}" if count > 1 else reason for reason, count in reasons
+    )
 
 
 @dataclass

@@ -251,22 +251,10 @@ def _ingest(path: Path, format_set: FormatSet, tz: str, max_bytes: int | None = 
     except CollectError as exc:
         fail(str(exc))
     if not ingested.files:
-        fail(_no_log_found(path, ingested))
+        from azdiag.analysis import no_guest_log_message
+
+        fail(no_guest_log_message(path, ingested))
     return ingested
-
-
-def _no_log_found(path: Path, ingested: Ingested) -> str:
-    """'no guest log found' and why, in one line: the most frequent reasons files were skipped."""
-    from collections import Counter
-
-    skipped = ingested.collection.skipped
-    message = f"{path}: no guest log found"
-    if not skipped:
-        return message + " (no file at all)"
-    reasons = Counter(item.reason for item in skipped).most_common(3)
-    return f"{message}; {len(skipped)} file(s) skipped: " + "; ".join(
-        f"{count} {reason}" if count > 1 else reason for reason, count in reasons
-    )
 
 
 _TIMELINE_FORMATS = ("table", "csv", "jsonl", "parquet")
