@@ -21,6 +21,8 @@ from azdiag.workflow import Workflow, WorkflowError
 PRESENT = "present"
 MISSING = "missing"
 UNREADABLE = "unreadable"
+#: A log that gave events but no time at all: nothing in it says when a stage happened.
+UNTIMED = "untimed"
 #: ``needs`` entry standing for the role type's own host log.
 HOST = "host"
 
@@ -98,7 +100,8 @@ class Completeness:
         parts = []
         for need in self.lacking:
             stages = ", ".join(labels.get(s, s) for s in need.stages)
-            parts.append(f"{need.label} ({stages}) {need.status}")
+            said = "without any time" if need.status == UNTIMED else need.status
+            parts.append(f"{need.label} ({stages}) {said}")
         return "; ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
@@ -110,6 +113,7 @@ class Completeness:
             "needed": [n.to_dict() for n in self.needed],
             "missing": [n.label for n in self.lacking if n.status == MISSING],
             "unreadable": [n.label for n in self.lacking if n.status == UNREADABLE],
+            "untimed": [n.label for n in self.lacking if n.status == UNTIMED],
         }
 
 
@@ -177,10 +181,13 @@ def assess(
             wanted += list(role_type.host) if kind == HOST else [kind]
         if wanted:
             by_kinds.setdefault(tuple(wanted), []).append(stage)
+    timed = {f.kind for f in mine if f.timed_records or f.inherited_time_records}
     needed = []
     for kinds, judged in by_kinds.items():
-        if readable & set(kinds):
+        if readable & timed & set(kinds):
             status = PRESENT
+        elif readable & set(kinds):
+            status = UNTIMED
         elif listed & set(kinds):
             status = UNREADABLE
         else:
