@@ -77,6 +77,13 @@ class LogSource:
     def load(self) -> Decoded:
         return decode(self.read_bytes())
 
+    def disk_path(self) -> str | None:
+        """The file's path when it is a plain file on disk (not inside an archive), else None:
+        such a file can be read in pieces."""
+        if self._location is None or self._location.steps:
+            return None
+        return self._location.path
+
 
 @dataclass
 class SkippedItem:
