@@ -122,18 +122,20 @@ class Ingested:
 
 
 #: Files of one format are parsed together until a batch holds this many bytes: small files
-#: (one bootstrapper log per start) then cost one pass, not one each.
-BATCH_BYTES = 48 << 20
+#: (one bootstrapper log per start) then cost one pass, not one each. The same size as a piece
+#: of a large file (azdiag.pieces), so that every batch in flight costs about the same memory.
+BATCH_BYTES = 16 << 20
 #: Batches parsed at once at most: each holds its batch's intermediate columns in memory.
-MAX_WORKERS = 3
+MAX_WORKERS = 2
 
 
 def _workers() -> int:
     """One batch more than polars has threads, within MAX_WORKERS.
 
-    A batch's Python steps (reading, decoding, bookkeeping) leave polars' threads idle; with one
-    batch more the cores stay busy: on the 2-core benchmark machine 3 batches at once parse
-    10 % faster than 2 (interleaved runs), for 5 % more peak memory.
+    A batch's Python steps (reading, decoding, bookkeeping) leave polars' threads idle; with a
+    second batch the cores stay busy. Three batches at once were 10 % faster than two on the
+    2-core benchmark machine when it was quiet, but raise the peak memory of a month-long
+    collection by a fifth (bench/lnav.py, 250 MB: 1.85x -> 2.3x the input); two it is.
     """
     return max(1, min(pl.thread_pool_size() + 1, MAX_WORKERS))
 
