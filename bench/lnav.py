@@ -183,7 +183,8 @@ def _child_cpu(code: str) -> tuple[float, float]:
 
 def _median(values: list[float]) -> float:
     ordered = sorted(values)
-    return ordered[len(ordered) // 2]
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def measure(path: Path, runs: int, lnav: list[str], env: dict[str, str]) -> dict:
