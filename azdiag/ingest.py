@@ -324,6 +324,7 @@ def _frames(
         if parsed.batch.piece is None:
             if parsed.records is not None and parsed.records.height:
                 frames.append(parsed.records)
+            parsed.records = None  # the future holds it too: the sort must own the only copy
             continue
         pending.append(parsed)
         piece = parsed.batch.piece
@@ -351,7 +352,10 @@ def _merged(
     if report.error:
         return []
     merged = [(p.records, p.stats) for p in parts if p.records is not None and p.stats]
+    for part in parts:
+        part.records = None
     records, stats = pieces.merge_pieces(merged)
+    merged.clear()
     report.encoding = pieces.encoding_of(first.piece.path) if first.piece else "utf-8"
     _fill_counts(report, stats)
     return [_ranked(records, [file_id], rank)] if records.height else []
