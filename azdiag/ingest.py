@@ -133,9 +133,10 @@ def _workers() -> int:
     """One batch more than polars has threads, within MAX_WORKERS.
 
     A batch's Python steps (reading, decoding, bookkeeping) leave polars' threads idle; with a
-    second batch the cores stay busy. Three batches at once were 10 % faster than two on the
-    2-core benchmark machine when it was quiet, but raise the peak memory of a month-long
-    collection by a fifth (bench/lnav.py, 250 MB: 1.85x -> 2.3x the input); two it is.
+    second batch the cores stay busy. Three batches of 48 MB at once were 10 % faster than two
+    on the 2-core benchmark machine when it was quiet, but memory is what a month-long
+    collection runs short of: its parse peaked at 2.3-2.5x its 250 MB with three batches of
+    48 MB and at 1.8-2.0x with two of 16 MB (interleaved runs, CPU time within the noise).
     """
     return max(1, min(pl.thread_pool_size() + 1, MAX_WORKERS))
 

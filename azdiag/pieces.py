@@ -1,6 +1,7 @@
 """Large log files parsed in line-aligned pieces, in parallel, with memory bounded by the pieces.
 
-A file on disk larger than ``PIECE_BYTES`` is cut into pieces of about that size. Piece ``k``
+A file on disk of at least ``MIN_PIECES`` times ``PIECE_BYTES`` is cut into pieces of about
+that size. Piece ``k``
 runs from the first *cut line* at or after byte ``k * PIECE_BYTES`` to the first cut line at or
 after byte ``(k + 1) * PIECE_BYTES``: each piece finds its own two ends, so pieces are read and
 parsed independently (no pass over the whole file first) and never overlap or leave a gap. A
@@ -12,7 +13,9 @@ What a piece cannot know is put right when the pieces of a file are merged in or
 (``merge_pieces``): its line numbers are shifted by the lines of the pieces before it, records
 before its first time (a time that did not parse on the cut line) take the last time of the
 pieces before, and the per-file counts are added up. A file parsed in pieces gives the same
-records and counts as parsed whole.
+records and counts as parsed whole. (One case cannot be: a piece none of whose times can be
+read, in a file with times elsewhere, has its lines searched for a time anywhere, as the parse
+does for a file without any time; the file read whole would not search them.)
 
 Pieces are read as they are only when they are plain UTF-8 (no NUL bytes, no byte-order mark
 inside): anything that needs ``decode``'s repairs (UTF-16, cp1252, NUL padding) raises
