@@ -93,3 +93,14 @@ def test_a_file_that_needs_decoding_repairs_is_parsed_whole(
     assert whole.files[0].warnings  # the stray byte was repaired and said so
     _assert_same(whole, cut)
     assert cut.events.filter(pl.col("message").cast(pl.String).str.contains("café")).height
+
+
+def test_crlf_line_ends_and_a_last_line_without_one_cut_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = _agent_log(300).replace("\n", "\r\n").removesuffix("\r\n")
+    (tmp_path / "WaAppAgent.log").write_bytes(text.encode("utf-8"))
+    whole = _ingest(tmp_path, 1 << 30, monkeypatch)
+    cut = _ingest(tmp_path, 1500, monkeypatch)
+    assert whole.files[0].lines == text.count("\n") + 1
+    _assert_same(whole, cut)
