@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 #: Bytes per piece: big enough that the per-batch cost is paid rarely, small enough that a few
 #: pieces in flight stay far below the size of a large file.
-PIECE_BYTES = 16 << 20
+PIECE_BYTES = 8 << 20
 #: A file is cut only when it is at least this many pieces long (else one batch is cheaper).
 MIN_PIECES = 2
 #: Bytes read at a time while skipping a long line.
