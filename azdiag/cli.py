@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
+from click.utils import make_default_short_help
 
 from azdiag import __version__
 from azdiag.exit_status import ExitStatus
@@ -26,9 +27,45 @@ if TYPE_CHECKING:  # the CLI imports these lazily, inside the commands
     from azdiag.rulebook import Rule
 
 
+#: Commands imported only when run: (module, attribute, the one line ``azdiag --help`` shows).
+#: The simulator's scenario tables cost more to import than the rest of ``azdiag --help``.
+_LAZY_COMMANDS = {
+    "simulate": (
+        "azdiag.simulate.cli",
+        "simulate_command",
+        'Write a simulated guest-log collection for SCENARIO (or "all": one per scenario).',
+    ),
+}
+
+
 class _Group(click.Group):
     """Maps Ctrl-C to exit code 130 for every command (click would exit with 1), and any
-    unexpected error to one line and exit code 70 (``--debug`` shows the traceback)."""
+    unexpected error to one line and exit code 70 (``--debug`` shows the traceback).
+
+    Commands of ``_LAZY_COMMANDS`` are imported when they run, not for ``--help``."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in _LAZY_COMMANDS and cmd_name not in self.commands:
+            import importlib
+
+            module, attribute, _ = _LAZY_COMMANDS[cmd_name]
+            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            limit = formatter.width - 6 - len(name)
+            if name in _LAZY_COMMANDS and name not in self.commands:
+                rows.append((name, make_default_short_help(_LAZY_COMMANDS[name][2], limit)))
+            elif (command := self.get_command(ctx, name)) is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
         try:  # reading the command line (click would say "Aborted!" and exit with 1)
@@ -755,13 +792,3 @@ def _triage(
         sys.exit(ExitStatus.INCONCLUSIVE)
     if failed:
         sys.exit(ExitStatus.PARTIAL)
-
-
-def _register_optional_commands() -> None:
-    """Commands living in their own modules register here (kept import-light)."""
-    from azdiag.simulate.cli import simulate_command
-
-    main.add_command(simulate_command, "simulate")
-
-
-_register_optional_commands()

@@ -36,6 +36,9 @@ from azdiag.readers import sniff as sniff_reader
 __all__ = ["CollectError", "Collection", "Limits", "LogSource", "SkippedItem", "discover"]
 
 HEAD_BYTES = 64 << 10  # what is read of a file to sniff its kind and find instance names
+#: A file no longer than HEAD_BYTES is whole once its head is read: its bytes are kept for the
+#: parse (each file read once), up to this many bytes for the whole collection.
+KEEP_BYTES = 64 << 20
 _DEFAULT_LIMITS = Limits()
 
 
@@ -65,9 +68,16 @@ class LogSource:
     size: int  # bytes, decompressed
     _location: Location | None = field(default=None, repr=False, compare=False)
     _reader: Reader | None = field(default=None, repr=False, compare=False)
+    _kept: bytes | None = field(default=None, repr=False, compare=False)  # read at discovery
 
     def read_bytes(self) -> bytes:
-        """The file's raw bytes, decompressed within the collection's limits."""
+        """The file's raw bytes, decompressed within the collection's limits.
+
+        A small file's bytes read during discovery are handed over once (then let go), so a
+        collection of many small files is read once, not twice."""
+        if self._kept is not None:
+            data, self._kept = self._kept, None
+            return data
         if self._location is None or self._reader is None:
             raise CollectError(f"{self.display}: this source has no location to read from")
         try:
@@ -77,6 +87,13 @@ class LogSource:
 
     def load(self) -> Decoded:
         return decode(self.read_bytes())
+
+    def disk_path(self) -> str | None:
+        """The file's path when it is a plain file on disk (not inside an archive), else None:
+        such a file can be read in pieces."""
+        if self._location is None or self._location.steps:
+            return None
+        return self._location.path
 
 
 @dataclass
@@ -235,6 +252,7 @@ class _Builder:
         self.found: list[_Found] = []
         self.skipped: list[SkippedItem] = []
         self.configs: list[tuple[list[str], Instance, int]] = []
+        self.kept = 0  # bytes of small files kept for the parse (see KEEP_BYTES)
 
     def skip(self, display: str, category: str, reason: str) -> None:
         self.skipped.append(SkippedItem(display, category, reason))
@@ -269,19 +287,25 @@ class _Builder:
         if by_reader:
             self._accept(entry, parts, by_reader, "sniff", head)
             return
-        lines = sniff_head(head)
+        lines = sniff_head(head, 200)
         by_content = _category_by_content(head, lines)
         if by_content:
             self.skip(entry.display, *by_content)
             return
-        fmt = self.formats.sniff(lines)
+        fmt = self.formats.sniff(lines[:50])
         if not fmt:
             self.skip(entry.display, "unrecognised-text", "text in no known log format")
             return
-        self._accept(entry, parts, fmt, "sniff", head)
+        self._accept(entry, parts, fmt, "sniff", head, lines)
 
     def _accept(
-        self, entry: Entry, parts: list[str], fmt: str, detected_by: str, head: bytes | None
+        self,
+        entry: Entry,
+        parts: list[str],
+        fmt: str,
+        detected_by: str,
+        head: bytes | None,
+        lines: list[str] | None = None,
     ) -> None:
         loc = entry.location
         assert loc is not None
@@ -298,10 +322,17 @@ class _Builder:
         if not size or not head:
             self.skip(entry.display, "empty", "empty file: nothing to parse")
             return
-        explicit = instance_in_path(parts) or instance_in_text(sniff_head(head, 200))
+        # the text is searched only when the path names no instance (a sniffed file's head
+        # is decoded once, for both)
+        explicit = instance_in_path(parts)
+        if explicit is None:
+            explicit = instance_in_text(lines if lines is not None else sniff_head(head, 200))
         fingerprint = hashlib.blake2b(head, digest_size=16).digest()
         source = LogSource(entry.display, entry.name, fmt, detected_by, "", None, 0, size)
         source._location, source._reader = loc, self.reader
+        if len(head) == size and self.kept + size <= KEEP_BYTES:  # the whole file: keep it
+            source._kept = head
+            self.kept += size
         self.found.append(_Found(source, parts, explicit, role_in_path(parts), fingerprint))
 
     def finish(self, root: str) -> Collection:

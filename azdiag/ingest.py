@@ -15,6 +15,7 @@ from typing import Any
 
 import polars as pl
 
+from azdiag import pieces
 from azdiag.collect import Collection, Limits, LogSource, discover
 from azdiag.formats import FormatSet, LogFormat, load_formats
 from azdiag.frames import with_aligned
@@ -125,18 +126,23 @@ class Ingested:
 
 
 #: Files of one format are parsed together until a batch holds this many bytes: small files
-#: (one bootstrapper log per start) then cost one pass, not one each.
-BATCH_BYTES = 48 << 20
+#: (one bootstrapper log per start) then cost one pass, not one each. The same size as a piece
+#: of a large file (azdiag.pieces), so that every batch in flight costs about the same memory.
+BATCH_BYTES = 8 << 20
 #: Batches parsed at once at most: each holds its batch's intermediate columns in memory.
-MAX_WORKERS = 3
+MAX_WORKERS = 2
 
 
 def _workers() -> int:
     """One batch more than polars has threads, within MAX_WORKERS.
 
-    A batch's Python steps (reading, decoding, bookkeeping) leave polars' threads idle; with one
-    batch more the cores stay busy: on the 2-core benchmark machine 3 batches at once parse
-    10 % faster than 2 (interleaved runs), for 5 % more peak memory.
+    A batch's Python steps (reading, decoding, bookkeeping) leave polars' threads idle; with a
+    second batch the cores stay busy. Three batches of 48 MB at once were 10 % faster than two
+    on the 2-core benchmark machine when it was quiet, but memory is what a month-long
+    collection runs short of: its parse peaked at 2.3-2.5x its 250 MB with three batches of
+    48 MB and at 1.8-2.0x with two of 16 MB (interleaved runs, CPU time within the noise). For
+    the whole analysis, two batches of 8 MB peaked at 500-515 MB against 530-610 MB with 16 MB
+    at the same CPU time; 4 MB saved 40 MB more but cost 8 % more CPU time.
     """
     return max(1, min(pl.thread_pool_size() + 1, MAX_WORKERS))
 
@@ -161,7 +167,7 @@ def ingest(
     rank = _file_ranks(plan, len(sources))
     with ThreadPoolExecutor(max_workers=_workers()) as pool:
 
-        def submit(instance: str) -> list[Future[pl.DataFrame | None]]:
+        def submit(instance: str) -> list[Future[_Parsed]]:
             return [pool.submit(_parse, b, sources, reports, rank, tz) for b in plan[instance]]
 
         upcoming = submit(instances[0]) if instances else []
@@ -169,7 +175,7 @@ def ingest(
             current = upcoming
             # one instance ahead: enough to keep both cores busy, little extra memory
             upcoming = submit(instances[index + 1]) if index + 1 < len(instances) else []
-            frames = [f for future in current if (f := future.result()) is not None and f.height]
+            frames = _frames(current, sources, reports, rank, tz)
             if frames:
                 parts.append(_sorted(frames))
     events = _label(parts, sources, formats, rank)
@@ -190,6 +196,17 @@ class _Batch:
     fmt: LogFormat
     file_ids: list[int] = field(default_factory=list)
     size: int = 0
+    piece: pieces.Piece | None = None  # one piece of one large file (file_ids has that file)
+
+
+@dataclass
+class _Parsed:
+    """What a batch gave: ranked records, or for a piece its records and counts to merge."""
+
+    batch: _Batch
+    records: pl.DataFrame | None = None
+    stats: FileStats | None = None
+    not_plain: bool = False
 
 
 def _report(source: LogSource, formats: FormatSet) -> FileReport:
@@ -212,12 +229,19 @@ def _report(source: LogSource, formats: FormatSet) -> FileReport:
 def _batches(
     sources: list[LogSource], reports: list[FileReport], formats: FormatSet, instance: str
 ) -> list[_Batch]:
-    """Group an instance's files by format into batches of about BATCH_BYTES, in order."""
+    """Group an instance's files by format into batches of about BATCH_BYTES, in order; a large
+    file on disk is a run of piece batches of its own (see azdiag.pieces)."""
     open_batches: dict[str, _Batch] = {}
     done: list[_Batch] = []
     for file_id, source in enumerate(sources):
         fmt = formats.get(source.format_id)
         if source.instance != instance or fmt is None or reports[file_id].error:
+            continue
+        # event and IIS logs go through their reader whole (it summarises or converts them)
+        path = None if fmt.raw.get("reader") else source.disk_path()
+        cut = pieces.pieces_of(path, source.size, pieces.PIECE_BYTES) if path else []
+        if len(cut) > 1:
+            done += [_Batch(fmt, [file_id], source.size, piece) for piece in cut]
             continue
         batch = open_batches.setdefault(fmt.id, _Batch(fmt))
         batch.file_ids.append(file_id)
@@ -234,7 +258,8 @@ def _file_ranks(plan: dict[str, list[_Batch]], count: int) -> list[int]:
     ordered by (file, line); so the concatenation of an instance's batches is in (file, line)
     order and one stable sort by time gives (time, file, line). Files never parsed come last.
     """
-    order = [i for batches in plan.values() for batch in batches for i in batch.file_ids]
+    # a large file's pieces are batches of their own: the file counts once
+    order = list(dict.fromkeys(i for bs in plan.values() for batch in bs for i in batch.file_ids))
     order += sorted(set(range(count)) - set(order))
     rank = [0] * count
     for position, file_id in enumerate(order):
@@ -248,23 +273,102 @@ def _parse(
     reports: list[FileReport],
     rank: list[int],
     tz: str,
-) -> pl.DataFrame | None:
+) -> _Parsed:
     """Decode and parse one batch; a file that cannot be read is reported, not fatal."""
+    if batch.piece is not None:
+        return _parse_piece(batch, reports, tz)
     texts, ids, coverage = _load(batch, sources, reports)
     if not texts:
-        return None
+        return _Parsed(batch)
     try:
         records, stats = parse_batch(texts, batch.fmt, tz=tz)  # empties texts once read
     except Exception as exc:  # a parser bug must not lose the rest of the collection
         for file_id in ids:
             reports[file_id].error = f"{type(exc).__name__}: {exc}"
-        return None
+        return _Parsed(batch)
     for file_id, item in zip(ids, stats, strict=True):
         _fill_counts(reports[file_id], item)
         if file_id in coverage:
             _cover(reports[file_id], coverage[file_id])
+    return _Parsed(batch, _ranked(records, ids, rank))
+
+
+def _ranked(records: pl.DataFrame, ids: list[int], rank: list[int]) -> pl.DataFrame:
+    """The batch's records with ``file`` as the file's number in the events table."""
     ranks = pl.Series([rank[i] for i in ids], dtype=pl.UInt32)
     return records.with_columns(file=pl.lit(ranks).gather(pl.col("file"))).drop("header", "_du")
+
+
+def _parse_piece(batch: _Batch, reports: list[FileReport], tz: str) -> _Parsed:
+    """Read and parse one piece of a large file: records with the piece's own line numbers."""
+    assert batch.piece is not None
+    report = reports[batch.file_ids[0]]
+    try:
+        data = pieces.read_piece(batch.piece, pieces.cut_patterns(batch.fmt))
+    except pieces.NotPlain:
+        return _Parsed(batch, not_plain=True)
+    except OSError as exc:
+        report.error = f"{type(exc).__name__}: {exc}"
+        return _Parsed(batch)
+    try:
+        records, (stats,) = parse_batch([data], batch.fmt, tz=tz)
+    except Exception as exc:  # a parser bug must not lose the rest of the collection
+        report.error = f"{type(exc).__name__}: {exc}"
+        return _Parsed(batch)
+    return _Parsed(batch, records, stats)
+
+
+def _frames(
+    results: list[Future[_Parsed]],
+    sources: list[LogSource],
+    reports: list[FileReport],
+    rank: list[int],
+    tz: str,
+) -> list[pl.DataFrame]:
+    """The ranked records of an instance's batches, in order, with the pieces of each large
+    file merged into one file (parsed whole instead when a piece was not plain UTF-8)."""
+    frames: list[pl.DataFrame] = []
+    pending: list[_Parsed] = []  # the pieces of one file so far
+    for future in results:
+        parsed = future.result()
+        if parsed.batch.piece is None:
+            if parsed.records is not None and parsed.records.height:
+                frames.append(parsed.records)
+            parsed.records = None  # the future holds it too: the sort must own the only copy
+            continue
+        pending.append(parsed)
+        piece = parsed.batch.piece
+        if piece.index == piece.count - 1:
+            frames += _merged(pending, sources, reports, rank, tz)
+            pending = []
+    return frames
+
+
+def _merged(
+    parts: list[_Parsed],
+    sources: list[LogSource],
+    reports: list[FileReport],
+    rank: list[int],
+    tz: str,
+) -> list[pl.DataFrame]:
+    """One large file's records from its pieces (see azdiag.pieces.merge_pieces)."""
+    first = parts[0].batch
+    file_id = first.file_ids[0]
+    report = reports[file_id]
+    if any(p.not_plain for p in parts):  # decoding repairs needed: decode and parse whole
+        report.error = None
+        whole = _parse(_Batch(first.fmt, [file_id], first.size), sources, reports, rank, tz)
+        return [whole.records] if whole.records is not None else []
+    if report.error:
+        return []
+    merged = [(p.records, p.stats) for p in parts if p.records is not None and p.stats]
+    for part in parts:
+        part.records = None
+    records, stats = pieces.merge_pieces(merged)
+    merged.clear()
+    report.encoding = pieces.encoding_of(first.piece.path) if first.piece else "utf-8"
+    _fill_counts(report, stats)
+    return [_ranked(records, [file_id], rank)] if records.height else []
 
 
 def _load(

@@ -68,11 +68,12 @@ def instance_in_text(lines: list[str]) -> Instance | None:
     """The ``<Role>_IN_<n>`` named most often in a file's head (first seen wins ties)."""
     counts: dict[tuple[str, int], int] = {}
     spelled: dict[tuple[str, int], str] = {}
-    for line in lines:
-        for role, n in _INSTANCE.findall(line):
-            key = (role.lower(), int(n))
-            counts[key] = counts.get(key, 0) + 1
-            spelled.setdefault(key, role)
+    # one search of the joined head: a name never spans a line end, and most heads name none
+    text = "\n".join(lines)
+    for role, n in _INSTANCE.findall(text) if "_IN_" in text else ():
+        key = (role.lower(), int(n))
+        counts[key] = counts.get(key, 0) + 1
+        spelled.setdefault(key, role)
     if not counts:
         return None
     key = max(counts, key=lambda k: counts[k])  # max keeps the first of equal counts

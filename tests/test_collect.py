@@ -21,7 +21,7 @@ from typing import IO
 import pytest
 
 import azdiag.archive
-from azdiag.collect import CollectError, Collection, Limits, LogSource, discover
+from azdiag.collect import HEAD_BYTES, CollectError, Collection, Limits, LogSource, discover
 from azdiag.formats import load_formats
 
 AGENT = (
@@ -462,7 +462,8 @@ def test_corrupt_archives_in_a_folder_do_not_stop_the_rest(
 
 
 def test_member_read_later_respects_the_limits(tmp_path: Path, formats: FakeFormats) -> None:
-    path = write(tmp_path / "logs.zip", make_zip({"WaAppAgent.log": AGENT}))
+    big = AGENT * (HEAD_BYTES // len(AGENT) + 1)  # too big to be kept from discovery
+    path = write(tmp_path / "logs.zip", make_zip({"WaAppAgent.log": big}))
     [source] = discover(path, formats).sources
     assert source._reader is not None
     source._reader.close()  # the archive kept open since discovery is opened again
@@ -637,3 +638,16 @@ def test_shipped_formats_find_the_core_logs(tmp_path: Path) -> None:
         "copy/agent.txt": "sniff",
     }
     assert os.path.isdir(tmp_path)
+
+
+def test_a_small_file_is_read_once_and_a_large_one_when_parsed(
+    tmp_path: Path, formats: FakeFormats
+) -> None:
+    write(tmp_path / "WaAppAgent.log", AGENT)
+    write(tmp_path / "WaHostBootstrapper.log", BOOT * (HEAD_BYTES // len(BOOT) + 1))
+    small, large = sorted(discover(tmp_path, formats).sources, key=lambda s: s.size)
+    for path in tmp_path.iterdir():
+        path.unlink()
+    assert small.read_bytes() == AGENT  # its bytes came with its head at discovery
+    with pytest.raises(CollectError):
+        large.read_bytes()  # read from disk when parsed: the head alone is not the file
