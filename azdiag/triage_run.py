@@ -101,6 +101,10 @@ def run_batch(
         except KeyboardInterrupt:
             batch.interrupted = True
         finally:
+            # from here the run is ending anyway: an interrupt now only marks the batch (a
+            # second one still exits at once), so the summaries below are always written
+            if not batch.interrupted:
+                _on_sigint(_interrupt_while_ending(batch))
             runner.close()
             if pool is not None:  # when interrupted, running work is not waited for
                 stop_pool(pool, now=batch.interrupted)
@@ -135,6 +139,19 @@ def _first_interrupt(_signum: int, _frame: FrameType | None) -> None:
     _first_at[:] = [time.monotonic()]
     signal.signal(signal.SIGINT, exit_now)
     raise KeyboardInterrupt
+
+
+def _interrupt_while_ending(batch: Batch) -> Any:
+    """The SIGINT handler once every result is in: mark the batch, never raise."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if batch.interrupted:
+            exit_now(signum, frame)
+            return
+        batch.interrupted = True
+        _first_at[:] = [time.monotonic()]
+
+    return handler
 
 
 def exit_now(_signum: int = 2, _frame: FrameType | None = None) -> None:

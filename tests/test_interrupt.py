@@ -151,8 +151,8 @@ def test_interrupted_triage_exits_130_quickly_and_keeps_what_finished(
     assert tree_hash(small_batch) == before
 
 
-def test_a_second_interrupt_exits_at_once(small_batch: Path, tmp_path: Path) -> None:
-    out = tmp_path / "out"
+def _triage_under_way(small_batch: Path, out: Path) -> subprocess.Popen[bytes]:
+    """A triage run in its own session, once its first collection is done (the pool runs)."""
     process = subprocess.Popen(
         _command(small_batch, out),
         stdout=subprocess.DEVNULL,
@@ -162,7 +162,12 @@ def test_a_second_interrupt_exits_at_once(small_batch: Path, tmp_path: Path) -> 
     )
     deadline = time.monotonic() + 60
     while not list(out.glob("*/result.json")) and time.monotonic() < deadline:
-        time.sleep(0.05)  # work under way: the pool is running
+        time.sleep(0.05)
+    return process
+
+
+def test_a_second_interrupt_exits_at_once(small_batch: Path, tmp_path: Path) -> None:
+    process = _triage_under_way(small_batch, tmp_path / "out")
     os.killpg(process.pid, signal.SIGINT)
     time.sleep(0.5)  # two presses, not one signal delivered twice (see the next test)
     os.killpg(process.pid, signal.SIGINT)
@@ -177,16 +182,7 @@ def test_one_interrupt_delivered_twice_still_stops_cleanly(
 ) -> None:
     # `timeout -s INT` signals the command, then its whole process group: one interrupt, twice
     out = tmp_path / "out"
-    process = subprocess.Popen(
-        _command(small_batch, out),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-        env=_environment(),
-    )
-    deadline = time.monotonic() + 60
-    while not list(out.glob("*/result.json")) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    process = _triage_under_way(small_batch, out)
     os.kill(process.pid, signal.SIGINT)
     os.killpg(process.pid, signal.SIGINT)
     assert process.wait(timeout=EXIT_WITHIN) == 130
