@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
-from azdiag.collect import LogSource
-from azdiag.times import iso
+from azdiag.collect.discover import LogSource
+from azdiag.common.times import iso
 
 USER = "user"
 ARCHIVE = "archive"

@@ -5,9 +5,9 @@ with drive letters as names, zips in zips, single gzipped files. So logs are fou
 anywhere (then by sniffing their first lines), everything else is listed with a category so the
 report can say what the collection holds, and each log is put into a role instance from the
 best evidence available (``<Role>_IN_<n>`` in its path or text, a DiagnosticStore folder, its
-neighbours: weighed in :mod:`azdiag.instances`) and numbered among its rotated copies
-(:mod:`azdiag.generations`). Reading is delegated to :mod:`azdiag.archive`, which never trusts
-the input.
+neighbours: weighed in :mod:`azdiag.collect.instances`) and numbered among its rotated copies
+(:mod:`azdiag.collect.generations`). Reading is delegated to
+:mod:`azdiag.collect.archive`, which never trusts the input.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from azdiag.archive import ArchiveError, Entry, Limits, Location, Reader, walk
-from azdiag.decode import Decoded, binary_category, decode, sniff_head
-from azdiag.generations import generations
-from azdiag.instances import (
+from azdiag.collect.archive import ArchiveError, Entry, Limits, Location, Reader, walk
+from azdiag.collect.decode import Decoded, binary_category, decode, sniff_head
+from azdiag.collect.generations import generations
+from azdiag.collect.instances import (
     Instance,
     RoleNames,
     instance_in_path,
@@ -31,7 +31,7 @@ from azdiag.instances import (
     place,
     role_in_path,
 )
-from azdiag.readers import sniff as sniff_reader
+from azdiag.collect.readers import sniff as sniff_reader
 
 __all__ = ["CollectError", "Collection", "Limits", "LogSource", "SkippedItem", "discover"]
 
@@ -283,7 +283,7 @@ class _Builder:
         if not head:
             self.skip(entry.display, "empty", "empty file: nothing to parse")
             return
-        by_reader = sniff_reader(head)  # event and IIS logs: read by azdiag.readers
+        by_reader = sniff_reader(head)  # event and IIS logs: read by azdiag.collect.readers
         if by_reader:
             self._accept(entry, parts, by_reader, "sniff", head)
             return

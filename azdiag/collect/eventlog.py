@@ -31,8 +31,8 @@ from datetime import UTC, datetime
 
 from dateutil import parser as dateparser
 
-from azdiag.decode import decode
-from azdiag.times import iso
+from azdiag.collect.decode import decode
+from azdiag.common.times import iso
 
 #: Windows level numbers (``System/Level``) and their words; 0 ("LogAlways") reads as information.
 LEVEL_WORDS = {

@@ -3,7 +3,7 @@
 Hand-made collections rarely say it plainly: the instance may be named in a folder
 (``<Role>_IN_<n>``), in the file's own text, only as a role (a ``<Role>.DiagnosticStore``
 folder), or not at all, when the neighbouring files have to tell. This module reads those clues
-and weighs them; :mod:`azdiag.collect` gathers them while it walks the input.
+and weighs them; :mod:`azdiag.collect.discover` gathers them while it walks the input.
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 A format whose definition names a ``reader`` (``parsers/windows-eventlog.toml``:
 ``reader = "windows-event-log"``; ``parsers/iis-*.toml``: ``reader = "w3c-summary"``) is not
 parsed from the file's own lines: the reader turns the file into the canonical text that format's
-headers read (:mod:`azdiag.eventlog`, :mod:`azdiag.iislog`), and says how much of the *original*
-it understood, so the inventory's coverage is about the file, not about the text made from it.
+headers read (:mod:`azdiag.collect.eventlog`, :mod:`azdiag.collect.iislog`), and says how
+much of the *original* it understood, so the inventory's coverage is about the file, not about
+the text made from it.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from azdiag import eventlog, iislog
-from azdiag.decode import Decoded, decode
+from azdiag.collect import eventlog, iislog
+from azdiag.collect.decode import Decoded, decode
 
 if TYPE_CHECKING:  # collect imports this module to sniff
-    from azdiag.collect import LogSource
-    from azdiag.formats import LogFormat
+    from azdiag.collect.discover import LogSource
+    from azdiag.knowledge.formats import LogFormat
 
 #: reader name -> the format ids it serves, found by content when a file's name says nothing
 SNIFFED_FORMATS = {

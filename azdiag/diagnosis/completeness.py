@@ -4,7 +4,7 @@ The model is data (rules/workflow/completeness.toml): per role type (web role wi
 worker, hosted-web-core web role, unknown) the stages its start-up goes through, and per stage
 the log kinds that show it. A verdict is judged up to a stage (the whole start-up for a role that
 got Ready; the stage where it stopped and the next one otherwise); a needed log that is absent
-or unreadable is listed and weighed in the outcome (azdiag.verdict).
+or unreadable is listed and weighed in the outcome (azdiag.diagnosis.verdict).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from azdiag.ingest import FileReport
-from azdiag.resources import data_dir
-from azdiag.workflow import Workflow, WorkflowError
+from azdiag.knowledge.resources import data_dir
+from azdiag.knowledge.workflow import Workflow, WorkflowError
+from azdiag.parse.ingest import FileReport
 
 PRESENT = "present"
 MISSING = "missing"

@@ -16,9 +16,9 @@ from typing import Any
 
 import polars as pl
 
-from azdiag.rulebook import parse_duration
-from azdiag.signatures import with_fields
-from azdiag.workflow import Workflow
+from azdiag.knowledge.rulebook import parse_duration
+from azdiag.knowledge.workflow import Workflow
+from azdiag.parse.signatures import with_fields
 
 UTC_TIME = pl.Datetime("us", "UTC")
 
@@ -29,8 +29,8 @@ HIT_COLUMNS = ("instance", "time", "cycle", "file", "line", "text", "stage", "co
 
 #: A boolean hit column: True when the hit stands for something that did not happen (no exit
 #: line, no end line): the engine keeps such hits only at their cycle's frontier (see
-#: azdiag.findings). ``sequence`` (expect absent) and open ``duration`` hits are marked by the
-#: engine; an ``sql`` query marks its own by returning this column.
+#: azdiag.diagnosis.findings). ``sequence`` (expect absent) and open ``duration`` hits are
+#: marked by the engine; an ``sql`` query marks its own by returning this column.
 ABSENT = "absent"
 
 
@@ -45,7 +45,7 @@ class Facts:
     states: pl.DataFrame
     workflow: Workflow
     #: when the logs were taken, when measured (--now, archive or file times; see
-    #: azdiag.collection_time), and where "now" comes from
+    #: azdiag.collect.collection_time), and where "now" comes from
     now: datetime | None = None
     now_source: str = "newest line"
 
@@ -420,7 +420,7 @@ def _now(condition: dict[str, Any], facts: Facts) -> pl.DataFrame:
 
 def _unrecognised(condition: dict[str, Any], facts: Facts) -> pl.DataFrame:
     """Error, critical and exception records no signature explains, one hit per template."""
-    from azdiag.unrecognised import unrecognised_templates  # it builds on this module
+    from azdiag.diagnosis.unrecognised import unrecognised_templates  # it builds on this module
 
     return unrecognised_templates(facts.events, facts.workflow, condition)
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from azdiag.analysis import Analysis
-from azdiag.conditions import Facts
-from azdiag.findings import Finding, apply_rules, step_failure
-from azdiag.rulebook import Rule, load_rules
-from azdiag.verdict import Verdict, instance_verdicts, overall_verdict
-from azdiag.workflow import load_workflow
+from azdiag.diagnosis.conditions import Facts
+from azdiag.diagnosis.findings import Finding, apply_rules, step_failure
+from azdiag.diagnosis.verdict import Verdict, instance_verdicts, overall_verdict
+from azdiag.knowledge.rulebook import Rule, load_rules
+from azdiag.knowledge.workflow import load_workflow
+from azdiag.timeline.analysis import Analysis
 
 
 @dataclass

@@ -14,10 +14,10 @@ from typing import Any
 
 import polars as pl
 
-from azdiag.collection_time import SOURCE_NAMES
-from azdiag.conditions import ABSENT, Facts, evaluate
-from azdiag.rulebook import Rule, parse_duration
-from azdiag.times import say_time
+from azdiag.collect.collection_time import SOURCE_NAMES
+from azdiag.common.times import say_time
+from azdiag.diagnosis.conditions import ABSENT, Facts, evaluate
+from azdiag.knowledge.rulebook import Rule, parse_duration
 
 #: Evidence lines kept per finding.
 MAX_EVIDENCE = 8
@@ -39,7 +39,7 @@ class Finding:
     advice: str
     values: dict[str, Any] = field(default_factory=dict)  # placeholder values, for summaries
     #: for rules whose hits are templates of lines (unrecognised errors): one dict per template
-    #: with template, records, first, last, stage, lines (see azdiag.unrecognised)
+    #: with template, records, first, last, stage, lines (see azdiag.diagnosis.unrecognised)
     groups: list[dict[str, Any]] = field(default_factory=list)
     #: True when the finding rests on something that did not happen (no end or exit line)
     absent: bool = False

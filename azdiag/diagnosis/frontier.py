@@ -16,8 +16,8 @@ from typing import Any
 
 import polars as pl
 
-from azdiag.conditions import Facts
-from azdiag.times import iso
+from azdiag.common.times import iso
+from azdiag.diagnosis.conditions import Facts
 
 #: Cycle outcomes of a cycle that stopped short.
 _STOPPED = ("failed", "hung")

@@ -13,12 +13,12 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
-from azdiag.analysis import Analysis, analyze
-from azdiag.diagnosis import facts_of
-from azdiag.findings import apply_rule
-from azdiag.resources import data_dir
-from azdiag.rulebook import Example, Rule
-from azdiag.times import parse_user_time
+from azdiag.common.times import parse_user_time
+from azdiag.diagnosis.engine import facts_of
+from azdiag.diagnosis.findings import apply_rule
+from azdiag.knowledge.resources import data_dir
+from azdiag.knowledge.rulebook import Example, Rule
+from azdiag.timeline.analysis import Analysis, analyze
 
 
 @dataclass(frozen=True)

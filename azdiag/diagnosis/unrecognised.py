@@ -21,8 +21,8 @@ from typing import Any
 
 import polars as pl
 
-from azdiag.conditions import HIT_SCHEMA
-from azdiag.workflow import Workflow
+from azdiag.diagnosis.conditions import HIT_SCHEMA
+from azdiag.knowledge.workflow import Workflow
 
 #: Default masks when a rule gives none: (regex, replacement), applied in order.
 DEFAULT_MASKS: tuple[tuple[str, str], ...] = (

@@ -26,11 +26,11 @@ from typing import Any
 
 import polars as pl
 
-from azdiag.completeness import Completeness, assess
-from azdiag.conditions import Facts
-from azdiag.findings import Finding, fill
-from azdiag.frontier import Frontier, frontiers, seen_by_instance, stopped_cycles
-from azdiag.ingest import FileReport
+from azdiag.diagnosis.completeness import Completeness, assess
+from azdiag.diagnosis.conditions import Facts
+from azdiag.diagnosis.findings import Finding, fill
+from azdiag.diagnosis.frontier import Frontier, frontiers, seen_by_instance, stopped_cycles
+from azdiag.parse.ingest import FileReport
 
 OUTCOMES = ("healthy", "degraded", "inconclusive", "failing")
 CAUSE_SEVERITIES = ("error", "critical")
@@ -95,7 +95,7 @@ def instance_verdict(
     seen_kinds: tuple[set[str], set[str]],
 ) -> Verdict:
     """The outcome, cause and sentence for one instance (see the module docstring), given its
-    frontier and the event names and log kinds its logs gave (see azdiag.frontier)."""
+    frontier and the event names and log kinds its logs gave (see azdiag.diagnosis.frontier)."""
     workflow = facts.workflow
     cycles = facts.cycles.filter(pl.col("instance") == instance).sort("cycle")
     mine = [f for f in findings if f.instance == instance]

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from azdiag.grammar import Grammar, GrammarError, load_grammar
-from azdiag.resources import data_dir
+from azdiag.knowledge.grammar import Grammar, GrammarError, load_grammar
+from azdiag.knowledge.resources import data_dir
 
 #: Fields a header regex may capture; ``message`` is required, the rest optional.
 HEADER_FIELDS = ("time", "level", "pid", "tid", "source", "message")

@@ -3,7 +3,7 @@
 A rule names a failure scenario, the workflow stage it belongs to, how severe and how sure it
 is, Markdown to explain and advise (with ``{placeholders}`` filled from the evidence), the
 condition that makes it fire, optional ``unless`` conditions that silence it, and examples that
-must (not) fire. Conditions are evaluated by azdiag.conditions; this module only loads and
+must (not) fire. Conditions are evaluated by azdiag.diagnosis.conditions; this module only loads and
 checks their shape so that a typo fails loudly at load time, not silently at run time.
 """
 
@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from azdiag.formats import engine_rejects
-from azdiag.resources import data_dir
+from azdiag.knowledge.formats import engine_rejects
+from azdiag.knowledge.resources import data_dir
 
 SEVERITIES = ("info", "warning", "error", "critical")
 CONFIDENCES = ("low", "medium", "high")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from azdiag.resources import data_dir
+from azdiag.knowledge.resources import data_dir
 
 
 class WorkflowError(ValueError):

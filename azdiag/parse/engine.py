@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from azdiag.formats import Header, LogFormat, _compile
+from azdiag.knowledge.formats import Header, LogFormat, _compile
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

@@ -15,13 +15,13 @@ from typing import Any
 
 import polars as pl
 
-from azdiag import pieces
-from azdiag.collect import Collection, Limits, LogSource, discover
-from azdiag.formats import FormatSet, LogFormat, load_formats
-from azdiag.frames import with_aligned
-from azdiag.parse import RECORD_SCHEMA, FileStats, parse_batch
-from azdiag.readers import Coverage, load
-from azdiag.times import iso
+from azdiag.collect.discover import Collection, Limits, LogSource, discover
+from azdiag.collect.readers import Coverage, load
+from azdiag.common.frames import with_aligned
+from azdiag.common.times import iso
+from azdiag.knowledge.formats import FormatSet, LogFormat, load_formats
+from azdiag.parse import pieces
+from azdiag.parse.engine import RECORD_SCHEMA, FileStats, parse_batch
 
 #: Columns of the events table, in order.
 EVENT_COLUMNS = (
@@ -69,7 +69,7 @@ class FileReport:
     first: datetime | None = None
     last: datetime | None = None
     truncated_lines: int = 0
-    nul_bytes: int = 0  # NULs removed by decoding (azdiag.decode)
+    nul_bytes: int = 0  # NULs removed by decoding (azdiag.collect.decode)
     nul_runs: int = 0
     cr_line_ends: int = 0  # lines ended by a lone CR, split there
     dateutil_times: int = 0
@@ -127,7 +127,7 @@ class Ingested:
 
 #: Files of one format are parsed together until a batch holds this many bytes: small files
 #: (one bootstrapper log per start) then cost one pass, not one each. The same size as a piece
-#: of a large file (azdiag.pieces), so that every batch in flight costs about the same memory.
+#: of a large file (azdiag.parse.pieces), so that every batch in flight costs about the same memory.
 BATCH_BYTES = 8 << 20
 #: Batches parsed at once at most: each holds its batch's intermediate columns in memory.
 MAX_WORKERS = 2
@@ -230,7 +230,7 @@ def _batches(
     sources: list[LogSource], reports: list[FileReport], formats: FormatSet, instance: str
 ) -> list[_Batch]:
     """Group an instance's files by format into batches of about BATCH_BYTES, in order; a large
-    file on disk is a run of piece batches of its own (see azdiag.pieces)."""
+    file on disk is a run of piece batches of its own (see azdiag.parse.pieces)."""
     open_batches: dict[str, _Batch] = {}
     done: list[_Batch] = []
     for file_id, source in enumerate(sources):
@@ -351,7 +351,7 @@ def _merged(
     rank: list[int],
     tz: str,
 ) -> list[pl.DataFrame]:
-    """One large file's records from its pieces (see azdiag.pieces.merge_pieces)."""
+    """One large file's records from its pieces (see azdiag.parse.pieces.merge_pieces)."""
     first = parts[0].batch
     file_id = first.file_ids[0]
     report = reports[file_id]

@@ -29,13 +29,13 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import polars as pl
 
-from azdiag.formats import _compile
-from azdiag.parse import UNPARSED_EXAMPLES, FileStats
+from azdiag.knowledge.formats import _compile
+from azdiag.parse.engine import UNPARSED_EXAMPLES, FileStats
 
 if TYPE_CHECKING:
     import re
 
-    from azdiag.formats import LogFormat
+    from azdiag.knowledge.formats import LogFormat
 
 #: Bytes per piece: big enough that the per-batch cost is paid rarely, small enough that a few
 #: pieces in flight stay far below the size of a large file.

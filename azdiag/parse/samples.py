@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from azdiag.formats import FormatSet, LogFormat, Sample
-from azdiag.parse import parse_text
+from azdiag.knowledge.formats import FormatSet, LogFormat, Sample
+from azdiag.parse.engine import parse_text
 
 _CHECKED_FIELDS = ("level", "level_raw", "pid", "tid", "source", "message")
 
@@ -97,8 +97,8 @@ def check_signatures(formats: FormatSet) -> tuple[int, list[SampleFailure]]:
     """Run every signature sample (and counter-sample) of every format; (count, failures)."""
     import polars as pl
 
-    from azdiag.signatures import classify, load_signatures, with_fields
-    from azdiag.workflow import load_workflow
+    from azdiag.knowledge.workflow import load_workflow
+    from azdiag.parse.signatures import classify, load_signatures, with_fields
 
     signatures = load_signatures(formats)
     components = load_workflow().stage_components

@@ -16,8 +16,8 @@ from typing import Any
 
 import polars as pl
 
-from azdiag.formats import FormatError, FormatSet, LogFormat, engine_rejects
-from azdiag.frames import with_aligned
+from azdiag.common.frames import with_aligned
+from azdiag.knowledge.formats import FormatError, FormatSet, LogFormat, engine_rejects
 
 #: ``component = "@"`` in a signature means "the component of the log it was found in".
 OWN_COMPONENT = "@"

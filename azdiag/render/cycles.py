@@ -7,7 +7,7 @@ cycles inside it are listed only on demand (capped). The Gantt overview draws ev
 last :data:`MAX_GANTT_CYCLES` of them) as one thin row, one SVG path per stage kind so that its
 size grows by a few bytes per cycle.
 
-All functions read the ``cycles`` and ``stage_times`` frames of :mod:`azdiag.timeline` once:
+All functions read the ``cycles`` and ``stage_times`` frames of :mod:`azdiag.timeline.build` once:
 the cost is linear in cycles whatever the number of instances.
 """
 
@@ -57,7 +57,7 @@ def cycles_by_instance(cycles: pl.DataFrame) -> dict[str, list[dict[str, Any]]]:
 
 
 def iso_text(column: str) -> pl.Expr:
-    """``column`` as ISO 8601 UTC text, as :func:`azdiag.times.iso` writes it (in polars, not
+    """``column`` as ISO 8601 UTC text, as :func:`azdiag.common.times.iso` writes it (in polars, not
     one Python call per row)."""
     return (
         pl.col(column)

@@ -20,7 +20,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from azdiag.resources import data_dir
+from azdiag.knowledge.resources import data_dir
 
 #: The page's size limit: past it the events table gives up rows, the latest first (every
 #: other section is capped in the model; the events table is the part that can give way).
@@ -28,7 +28,7 @@ MAX_HTML_BYTES = 5_000_000
 
 
 def render_html(model: dict[str, Any], *, max_bytes: int = MAX_HTML_BYTES) -> str:
-    """The report page of ``model`` (see :func:`azdiag.report_model.build_model`), at most
+    """The report page of ``model`` (see :func:`azdiag.render.model.build_model`), at most
     ``max_bytes`` of UTF-8 as long as dropping events rows can get it there (unless the model
     was built with more events rows than the default: then the caller asked for the size)."""
     html = _render_report(model)
@@ -161,11 +161,11 @@ NOTEBOOK_ROWS = 50
 
 
 def notebook_html(analysis: Any, diagnosis: Any) -> str:
-    """The HTML a notebook shows for an :class:`~azdiag.analysis.Analysis`: the overall verdict
-    and a table of instances (outcome, severity, verdict, stage, cycles), failing ones first,
-    at most :data:`NOTEBOOK_ROWS` rows."""
-    from azdiag.report_cycles import cycles_by_instance
-    from azdiag.report_model import OUTCOMES
+    """The HTML a notebook shows for an :class:`~azdiag.timeline.analysis.Analysis`: the
+    overall verdict and a table of instances (outcome, severity, verdict, stage, cycles), failing
+    ones first, at most :data:`NOTEBOOK_ROWS` rows."""
+    from azdiag.render.cycles import cycles_by_instance
+    from azdiag.render.model import OUTCOMES
 
     cycles = cycles_by_instance(analysis.cycles)
     rows = []

@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from azdiag.times import iso
+from azdiag.common.times import iso
 
 if TYPE_CHECKING:
-    from azdiag.ingest import Ingested
+    from azdiag.parse.ingest import Ingested
 
 
 def inventory_dict(ingested: Ingested) -> dict[str, Any]:

@@ -13,11 +13,11 @@ from typing import Any
 import polars as pl
 
 from azdiag import __version__
-from azdiag.analysis import Analysis
-from azdiag.diagnosis import Diagnosis
-from azdiag.findings import Finding
-from azdiag.requests_view import event_records, traffic
-from azdiag.times import iso
+from azdiag.common.times import iso
+from azdiag.diagnosis.engine import Diagnosis
+from azdiag.diagnosis.findings import Finding
+from azdiag.render.requests_view import event_records, traffic
+from azdiag.timeline.analysis import Analysis
 
 SCHEMA_VERSION = 2
 
@@ -55,7 +55,7 @@ def report_dict(analysis: Analysis, diagnosis: Diagnosis, *, timestamp: bool = T
         for verdict in diagnosis.verdicts
     ]
     report["findings"] = [finding_dict(f) for f in diagnosis.findings]
-    # event and IIS logs (azdiag/requests_view.py): empty lists when none were collected
+    # event and IIS logs (azdiag/render/requests_view.py): empty lists when none were collected
     report["event_records"] = event_records(analysis)
     report["traffic"] = traffic(analysis)
     report["verdict"] = diagnosis.overall.to_dict()

@@ -17,15 +17,15 @@ from typing import Any
 import polars as pl
 
 from azdiag import __version__
-from azdiag.analysis import Analysis
-from azdiag.diagnosis import Diagnosis
-from azdiag.findings import Finding
-from azdiag.report_cycles import cycles_by_instance, gantt, runs, stage_times_for
-from azdiag.report_json import finding_dict
-from azdiag.requests_view import traffic_chart
-from azdiag.times import iso
-from azdiag.verdict import OUTCOMES as VERDICT_OUTCOMES
-from azdiag.workflow import load_workflow
+from azdiag.common.times import iso
+from azdiag.diagnosis.engine import Diagnosis
+from azdiag.diagnosis.findings import Finding
+from azdiag.diagnosis.verdict import OUTCOMES as VERDICT_OUTCOMES
+from azdiag.knowledge.workflow import load_workflow
+from azdiag.render.cycles import cycles_by_instance, gantt, runs, stage_times_for
+from azdiag.render.json import finding_dict
+from azdiag.render.requests_view import traffic_chart
+from azdiag.timeline.analysis import Analysis
 
 #: Time bins per swimlane: the timeline's resolution at full zoom-out (fewer, down to
 #: :data:`MIN_TIME_BINS`, when more than two instances share the page).
@@ -129,7 +129,7 @@ def build_model(
             _finding_row(f) for f in diagnosis.findings[MAX_FULL_FINDINGS:][:MAX_FINDING_ROWS]
         ],
         "timeline": _timeline(analysis, diagnosis, detailed, start, end),
-        "traffic": traffic_chart(analysis),  # IIS logs: azdiag/requests_view.py
+        "traffic": traffic_chart(analysis),  # IIS logs: azdiag/render/requests_view.py
         "events": events,
         "inventory": inventory,
         "warnings": list(analysis.warnings)[:MAX_LISTED],

@@ -7,7 +7,7 @@ import tomllib
 from functools import lru_cache
 from typing import Any
 
-from azdiag.resources import data_dir
+from azdiag.knowledge.resources import data_dir
 
 
 @lru_cache(maxsize=1)

@@ -13,8 +13,8 @@ from typing import Any
 
 import polars as pl
 
-from azdiag.analysis import Analysis
-from azdiag.times import iso
+from azdiag.common.times import iso
+from azdiag.timeline.analysis import Analysis
 
 #: Points per instance at most: minutes are added up into the smallest bin that fits.
 MAX_POINTS = 1500

@@ -6,8 +6,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from azdiag.analysis import Analysis
-from azdiag.diagnosis import Diagnosis
+from azdiag.diagnosis.engine import Diagnosis
+from azdiag.timeline.analysis import Analysis
 
 FORMATS = ("html", "json", "md")
 
@@ -25,23 +25,23 @@ def render_report(
     if fmt not in FORMATS:
         raise ValueError(f"unknown report format {fmt!r}; choose one of {FORMATS}")
     if fmt == "json":
-        from azdiag.report_json import report_dict
+        from azdiag.render.json import report_dict
 
         payload = report_dict(analysis, diagnosis, timestamp=timestamp)
         return json.dumps(_redacted(payload, redact), indent=2) + "\n"
-    from azdiag.report_model import build_model
+    from azdiag.render.model import build_model
 
     moment = datetime.now(UTC) if timestamp else None
     model = _redacted(
         build_model(analysis, diagnosis, max_events=max_events, generated_at=moment), redact
     )
     if fmt == "md":
-        from azdiag.report_md import render_markdown
-        from azdiag.sanitise import for_terminal
+        from azdiag.render.markdown import render_markdown
+        from azdiag.render.sanitise import for_terminal
 
         # Markdown is read in terminals and pasted into tickets: no raw escape sequences
         return for_terminal(render_markdown(model))
-    from azdiag.report_html import render_html
+    from azdiag.render.html import render_html
 
     return render_html(model)
 
@@ -49,6 +49,6 @@ def render_report(
 def _redacted(value: Any, on: bool) -> Any:
     if not on:
         return value
-    from azdiag.redact import redact
+    from azdiag.render.redact import redact
 
     return redact(value)

@@ -2,8 +2,8 @@
 
 It runs collect -> parse -> timeline and hands back polars frames (``events``, ``cycles``,
 ``states``, ``gaps``) with pandas copies on request. An input the CLI would refuse raises the
-error the CLI reports: :class:`~azdiag.collect.CollectError` when the input is missing or unusable
-(a corrupt archive...), and its subclass :class:`NoGuestLog` when no guest log is in it.
+error the CLI reports: :class:`~azdiag.collect.discover.CollectError` when the input is missing or
+unusable (a corrupt archive...), and its subclass :class:`NoGuestLog` when no guest log is in it.
 
 In a notebook an ``Analysis`` shows itself as a short summary (``repr``: instances, files, lines,
 window, cycles and their outcomes) or, as HTML, a table of the instances and their cycles.
@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from azdiag.collect import CollectError
-from azdiag.collection_time import CollectionTime, collection_time
-from azdiag.formats import FormatSet, load_formats
-from azdiag.ingest import Ingested, ingest
-from azdiag.timeline import Timeline, build_timeline
-from azdiag.workflow import load_workflow
+from azdiag.collect.collection_time import CollectionTime, collection_time
+from azdiag.collect.discover import CollectError
+from azdiag.knowledge.formats import FormatSet, load_formats
+from azdiag.knowledge.workflow import load_workflow
+from azdiag.parse.ingest import Ingested, ingest
+from azdiag.timeline.build import Timeline, build_timeline
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -77,7 +77,7 @@ class Analysis:
 
     def with_fields(self, events: pl.DataFrame | None = None) -> pl.DataFrame:
         """Events (all, or a selection of ``self.events``) with their signature fields."""
-        from azdiag.signatures import with_fields
+        from azdiag.parse.signatures import with_fields
 
         return with_fields(self.events if events is None else events, self.details)
 
@@ -175,8 +175,8 @@ class Analysis:
 
     def _repr_html_(self) -> str:
         """The notebook view: the verdict per instance (outcome, root cause, stage, cycles)."""
-        from azdiag.diagnosis import diagnose
-        from azdiag.report_html import notebook_html
+        from azdiag.diagnosis.engine import diagnose
+        from azdiag.render.html import notebook_html
 
         return notebook_html(self, diagnose(self))
 
@@ -189,11 +189,11 @@ def analyze(
     now: datetime | None = None,
 ) -> Analysis:
     """Read the collection at ``path`` and reconstruct its timeline; ``now`` (aware) is when
-    the logs were taken, when known (see azdiag.collection_time).
+    the logs were taken, when known (see azdiag.collect.collection_time).
 
-    Raises :class:`~azdiag.collect.CollectError` when ``path`` is missing or cannot be used, and
-    :class:`NoGuestLog` (a ``CollectError``) when it holds no guest log: the errors the CLI
-    reports with exit code 1. A guest log that cannot be parsed is not an error: it is listed in
+    Raises :class:`~azdiag.collect.discover.CollectError` when ``path`` is missing or cannot be
+    used, and :class:`NoGuestLog` (a ``CollectError``) when it holds no guest log: the errors the
+    CLI reports with exit code 1. A guest log that cannot be parsed is not an error: it is listed in
     ``analysis.ingested.files`` with what went wrong."""
     formats = load_formats(tuple(format_dirs))
     ingested = require_guest_logs(ingest(path, formats=formats, tz=tz), path)
@@ -204,7 +204,7 @@ def from_ingested(
     ingested: Ingested, formats: FormatSet, *, now: datetime | None = None
 ) -> Analysis:
     """Reconstruct the timeline of an already ingested collection (``now`` as in analyze)."""
-    from azdiag.clock import check_clock
+    from azdiag.timeline.clock import check_clock
 
     ingested = check_clock(ingested)  # before "now" and the windows are taken from its times
     workflow = load_workflow()

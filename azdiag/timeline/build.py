@@ -14,7 +14,10 @@ from typing import TypeVar
 
 import polars as pl
 
-from azdiag.cycles import (
+from azdiag.knowledge.formats import FormatSet
+from azdiag.knowledge.workflow import Workflow, load_workflow
+from azdiag.parse.signatures import SignatureSet, classify, load_signatures
+from azdiag.timeline.cycles import (
     CYCLE_SCHEMA,
     STAGE_TIME_SCHEMA,
     assign_cycles,
@@ -23,11 +26,8 @@ from azdiag.cycles import (
     failure_expr,
     stage_timings,
 )
-from azdiag.formats import FormatSet
-from azdiag.gaps import GAP_SCHEMA, find_gaps
-from azdiag.signatures import SignatureSet, classify, load_signatures
-from azdiag.states import STATE_SCHEMA, build_states
-from azdiag.workflow import Workflow, load_workflow
+from azdiag.timeline.gaps import GAP_SCHEMA, find_gaps
+from azdiag.timeline.states import STATE_SCHEMA, build_states
 
 T = TypeVar("T")
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 if TYPE_CHECKING:
-    from azdiag.ingest import FileReport, Ingested
+    from azdiag.parse.ingest import FileReport, Ingested
 
 #: Seconds a file may go back from one line to the next without being a clock change.
 BACKWARD_TOLERANCE = 300

@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-from azdiag.frames import with_aligned
-from azdiag.workflow import Workflow
+from azdiag.common.frames import with_aligned
+from azdiag.knowledge.workflow import Workflow
 
 #: Cycle number of the events before an instance's first boundary (its start was not collected).
 BEFORE_FIRST_BOUNDARY = 0

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import polars as pl
 
-from azdiag.workflow import Cadence, Workflow
+from azdiag.knowledge.workflow import Cadence, Workflow
 
 GAP_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "instance": pl.String,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 if TYPE_CHECKING:
-    from azdiag.analysis import Analysis
+    from azdiag.timeline.analysis import Analysis
 
 #: Columns shown in the terminal table of events (the other formats carry every column).
 _EVENT_TABLE = ("time", "instance", "kind", "level", "cycle", "stage", "event", "message")

@@ -119,7 +119,7 @@ def _leads_out(child: Path, folder: Path) -> bool:
 
 
 def _looks_like_a_collection(folder: Path) -> bool:
-    from azdiag.formats import load_formats
+    from azdiag.knowledge.formats import load_formats
 
     formats = load_formats()
     for child in folder.iterdir():
@@ -190,12 +190,12 @@ def triage_one(task: Task) -> Result:
 
 
 def _analyse_into(task: Task, result: Result) -> None:
-    from azdiag.analysis import from_ingested
-    from azdiag.collect import Limits
-    from azdiag.diagnosis import diagnose
-    from azdiag.formats import load_formats
-    from azdiag.ingest import ingest
-    from azdiag.report_writer import render_report
+    from azdiag.collect.discover import Limits
+    from azdiag.diagnosis.engine import diagnose
+    from azdiag.knowledge.formats import load_formats
+    from azdiag.parse.ingest import ingest
+    from azdiag.render.writer import render_report
+    from azdiag.timeline.analysis import from_ingested
 
     formats = load_formats(tuple(Path(d) for d in task.format_dirs))
     limits = Limits.with_max_bytes(task.max_bytes)
@@ -219,7 +219,7 @@ def _analyse_into(task: Task, result: Result) -> None:
         for level in ("critical", "error", "warning", "info")
     }
     result.cycles = analysis.cycles.height
-    from azdiag.times import iso
+    from azdiag.common.times import iso
 
     result.window = {"start": iso(start), "end": iso(end)}
     result.files = len(ingested.files)
@@ -249,7 +249,7 @@ def _error_text(exc: BaseException) -> str:
 
 def write_atomic(target: Path, text: str) -> None:
     """Write ``text`` to ``target`` so that readers only ever see a complete file."""
-    from azdiag.outputs import write_atomic as write
+    from azdiag.render.outputs import write_atomic as write
 
     target.parent.mkdir(parents=True, exist_ok=True)
     write(target, text)

@@ -9,8 +9,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from azdiag.sanitise import csv_cell
-from azdiag.triage import Result, write_atomic
+from azdiag.render.sanitise import csv_cell
+from azdiag.triage.batch import Result, write_atomic
 
 _LEVELS = ("critical", "error", "warning", "info")
 CSV_COLUMNS = (
@@ -100,7 +100,7 @@ def write_summaries(out: Path, results: list[Result]) -> None:
 
 def _index_html(results: list[Result], rows: list[dict[str, Any]]) -> str:
     from azdiag import __version__
-    from azdiag.report_html import render_page
+    from azdiag.render.html import render_page
 
     for item, result in zip(rows, results, strict=True):
         item["report"] = (

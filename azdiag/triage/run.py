@@ -1,6 +1,6 @@
 """Batch triage, the run: many collections on a local process pool or a Dask cluster.
 
-Both paths submit the same pure ``triage_one`` (azdiag.triage). Results arrive in completion
+Both paths submit the same pure ``triage_one`` (azdiag.triage.batch). Results arrive in completion
 order; the summary files are written afterwards in name order, so the outputs do not depend on
 which worker finished first. A progress bar shows on a terminal only.
 """
@@ -22,8 +22,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
-from azdiag.triage import RESULT_FILE, Result, Task, done_before, load_result, triage_one
-from azdiag.triage_index import write_summaries
+from azdiag.triage.batch import RESULT_FILE, Result, Task, done_before, load_result, triage_one
+from azdiag.triage.index import write_summaries
 
 #: Seconds to wait for a Dask scheduler to answer before saying it cannot be reached.
 SCHEDULER_TIMEOUT = 10

@@ -20,9 +20,16 @@ from typing import IO
 
 import pytest
 
-import azdiag.archive
-from azdiag.collect import HEAD_BYTES, CollectError, Collection, Limits, LogSource, discover
-from azdiag.formats import load_formats
+import azdiag.collect.archive
+from azdiag.collect.discover import (
+    HEAD_BYTES,
+    CollectError,
+    Collection,
+    Limits,
+    LogSource,
+    discover,
+)
+from azdiag.knowledge.formats import load_formats
 
 AGENT = (
     b"[00000012] [03/14/2024 09:26:53.43] [INFO]  WindowsAzureGuestAgent starting. Version 2.7\r\n"
@@ -255,7 +262,7 @@ def test_other_files_are_listed_with_their_category(tmp_path: Path, formats: Fak
         "Logs/WaIISHost.log": "empty",
         "__MACOSX/._WaAppAgent.log": "os-metadata",
     }
-    # event and IIS logs are known by their content too (read by azdiag.readers)
+    # event and IIS logs are known by their content too (read by azdiag.collect.readers)
     found = {s.display: s.format_id for s in collection.sources}
     assert found == {
         "Logs/WaAppAgent.log": "waappagent",
@@ -479,7 +486,7 @@ def test_an_archive_is_opened_and_its_directory_read_once(
     path = write(tmp_path / "many.zip", make_zip(members))
     opened: list[str] = []
     directories = []
-    real_open, real_directory = azdiag.archive._open_file, zipfile.ZipFile._RealGetContents
+    real_open, real_directory = azdiag.collect.archive._open_file, zipfile.ZipFile._RealGetContents
 
     def counting_open(name: str) -> IO[bytes]:
         opened.append(name)
@@ -489,7 +496,7 @@ def test_an_archive_is_opened_and_its_directory_read_once(
         directories.append(self)
         real_directory(self)
 
-    monkeypatch.setattr(azdiag.archive, "_open_file", counting_open)
+    monkeypatch.setattr(azdiag.collect.archive, "_open_file", counting_open)
     monkeypatch.setattr(zipfile.ZipFile, "_RealGetContents", counting_directory)
     sources = discover(path, formats).sources
     assert [s.read_bytes() for s in sources] == [members[s.display[9:]] for s in sources]
@@ -565,14 +572,14 @@ def test_unreadable_file_is_skipped(
     write(tmp_path / "Logs/WaHostBootstrapper.log", BOOT)
     locked.chmod(0)
     if os.geteuid() == 0:  # root reads it anyway: make the open fail as it would for a user
-        real_open = azdiag.archive._open_file
+        real_open = azdiag.collect.archive._open_file
 
         def guarded(path: str) -> IO[bytes]:
             if Path(path) == locked:
                 raise PermissionError(13, "Permission denied", path)
             return real_open(path)
 
-        monkeypatch.setattr(azdiag.archive, "_open_file", guarded)
+        monkeypatch.setattr(azdiag.collect.archive, "_open_file", guarded)
     try:
         collection = discover(tmp_path, formats)
         with pytest.raises(CollectError, match=r"WaAppAgent\.log: Permission denied"):

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import azdiag.decode
-from azdiag.decode import binary_category, decode, sniff_head
+import azdiag.collect.decode
+from azdiag.collect.decode import binary_category, decode, sniff_head
 
 AGENT = (
     "[00000012] [03/14/2024 09:26:53.43] [INFO]  WindowsAzureGuestAgent starting. Version 2.7\r\n"
@@ -179,6 +179,6 @@ def test_slicing_does_not_change_the_result(pieces: list[bytes]) -> None:
     raw = b"".join(pieces)
     whole = decode(raw)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(azdiag.decode, "_CHUNK", 3)
+        patch.setattr(azdiag.collect.decode, "_CHUNK", 3)
         sliced = decode(raw)
     assert sliced == whole

@@ -10,13 +10,13 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
-from azdiag import eventlog, iislog
-from azdiag.analysis import analyze
 from azdiag.cli import main
-from azdiag.diagnosis import diagnose
-from azdiag.report_model import build_model
-from azdiag.rulebook import load_rules
-from azdiag.workflow import load_workflow
+from azdiag.collect import eventlog, iislog
+from azdiag.diagnosis.engine import diagnose
+from azdiag.knowledge.rulebook import load_rules
+from azdiag.knowledge.workflow import load_workflow
+from azdiag.render.model import build_model
+from azdiag.timeline.analysis import analyze
 from tests.conftest import FIXTURES, analysed
 
 RULES = load_rules(stages=set(load_workflow().stages))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from azdiag.frames import with_aligned
+from azdiag.common.frames import with_aligned
 from tests.conftest import analysed
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from azdiag.cli import main
-from azdiag.rule_examples import run_examples
-from azdiag.rulebook import load_rules
-from azdiag.workflow import load_workflow
+from azdiag.diagnosis.rule_examples import run_examples
+from azdiag.knowledge.rulebook import load_rules
+from azdiag.knowledge.workflow import load_workflow
 from tests.conftest import ROOT
 
 GUIDE = ROOT / "docs" / "rules.md"

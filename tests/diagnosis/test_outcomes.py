@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from azdiag.analysis import analyze
 from azdiag.cli import main
-from azdiag.diagnosis import diagnose
+from azdiag.common.times import parse_user_time
+from azdiag.diagnosis.engine import diagnose
 from azdiag.exit_status import ExitStatus
-from azdiag.rulebook import load_rules
-from azdiag.times import parse_user_time
-from azdiag.workflow import load_workflow
+from azdiag.knowledge.rulebook import load_rules
+from azdiag.knowledge.workflow import load_workflow
+from azdiag.timeline.analysis import analyze
 from tests.conftest import FIXTURES, analysed
 
 RULES = load_rules(stages=set(load_workflow().stages))
@@ -380,7 +380,7 @@ def test_a_recovered_failure_is_degraded():
 
 
 def test_cycles_that_stop_at_different_stages_are_said_to_disagree():
-    root = Path(__file__).parent / "data" / "inconclusive"
+    root = Path(__file__).parent.parent / "data" / "inconclusive"
     _, verdict = verdict_of(root)
     assert verdict.outcome == "inconclusive"
     assert verdict.frontier.stage["id"] == "startup_tasks"

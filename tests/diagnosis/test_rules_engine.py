@@ -7,13 +7,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from azdiag.analysis import analyze
-from azdiag.conditions import evaluate
-from azdiag.diagnosis import diagnose, facts_of
-from azdiag.findings import apply_rule, fill
-from azdiag.rule_examples import run_examples
-from azdiag.rulebook import RuleError, load_rules, parse_duration
-from azdiag.workflow import load_workflow
+from azdiag.diagnosis.conditions import evaluate
+from azdiag.diagnosis.engine import diagnose, facts_of
+from azdiag.diagnosis.findings import apply_rule, fill
+from azdiag.diagnosis.rule_examples import run_examples
+from azdiag.knowledge.rulebook import RuleError, load_rules, parse_duration
+from azdiag.knowledge.workflow import load_workflow
+from azdiag.timeline.analysis import analyze
 from tests.conftest import analysed
 
 STAGES = set(load_workflow().stages)
@@ -66,7 +66,7 @@ def test_every_rule_example_fires_as_stated(rule, example):
 
 
 def run_examples_for(rule, example):
-    from azdiag.rule_examples import run_example
+    from azdiag.diagnosis.rule_examples import run_example
 
     return [run_example(rule, example)]
 
@@ -285,8 +285,8 @@ def test_no_rule_draws_an_absence_finding_at_a_stage_its_cycle_went_past(tmp_pat
     stands between an absence and a finding: none is drawn before the cycle's frontier."""
     from dataclasses import replace
 
-    from azdiag.conditions import ABSENT
-    from azdiag.times import parse_user_time
+    from azdiag.common.times import parse_user_time
+    from azdiag.diagnosis.conditions import ABSENT
 
     root = collection(tmp_path, **PAST_EVERY_STAGE)
     facts = facts_of(analyze(root, now=parse_user_time("2024-03-14 11:00")))
@@ -312,7 +312,7 @@ def test_no_rule_draws_an_absence_finding_at_a_stage_its_cycle_went_past(tmp_pat
 
 
 def test_the_frontier_check_applies_to_rules_that_are_not_shipped(tmp_path):
-    from azdiag.times import parse_user_time
+    from azdiag.common.times import parse_user_time
 
     rule = load_one(
         tmp_path,

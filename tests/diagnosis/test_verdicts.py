@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from azdiag.diagnosis import diagnose
-from azdiag.rulebook import load_rules
-from azdiag.workflow import load_workflow
+from azdiag.diagnosis.engine import diagnose
+from azdiag.knowledge.rulebook import load_rules
+from azdiag.knowledge.workflow import load_workflow
 from tests.conftest import analysed, manifest
 
 RULES = load_rules(stages=set(load_workflow().stages))

@@ -15,11 +15,11 @@ from click.testing import CliRunner
 
 from azdiag.cli import main
 from azdiag.exit_status import ExitStatus
-from azdiag.formats import load_formats
-from azdiag.ingest import ingest
-from azdiag.samples import check_format, check_signatures
+from azdiag.knowledge.formats import load_formats
+from azdiag.parse.ingest import ingest
+from azdiag.parse.samples import check_format, check_signatures
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "formats.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "formats.md"
 _BLOCK = re.compile(r"<!-- (example|output): ([^>]+?) -->\n```[\w-]*\n(.*?)\n```", re.DOTALL)
 LOG_PATH = Path("WebRole1_IN_0") / "StartupLog.txt"  # where the doc puts the example log
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from azdiag.formats import FormatError, load_formats
-from azdiag.samples import check_format
+from azdiag.knowledge.formats import FormatError, load_formats
+from azdiag.parse.samples import check_format
 
 FORMATS = load_formats()
 

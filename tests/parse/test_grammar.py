@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from azdiag.formats import FormatError, load_formats
-from azdiag.grammar import SAMPLE_MESSAGE, load_grammar
-from azdiag.parse import parse_text
-from azdiag.resources import data_dir
+from azdiag.knowledge.formats import FormatError, load_formats
+from azdiag.knowledge.grammar import SAMPLE_MESSAGE, load_grammar
+from azdiag.knowledge.resources import data_dir
+from azdiag.parse.engine import parse_text
 
 FORMATS = load_formats()
 GRAMMAR = load_grammar(sorted(data_dir("parsers").glob("_*.toml")))

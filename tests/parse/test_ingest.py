@@ -7,8 +7,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from azdiag import ingest as ingest_module
-from azdiag.ingest import ingest
+from azdiag.parse import ingest as ingest_module
+from azdiag.parse.ingest import ingest
 from tests.conftest import FIXTURES
 
 AGENT = "[00000021] [03/14/2024 09:28:{s:02d}.00] [INFO]  agent {n}\n"

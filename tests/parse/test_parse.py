@@ -8,8 +8,8 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from azdiag.formats import load_formats
-from azdiag.parse import MAX_LINE_CHARS, _fast_time, parse_text, read_lines
+from azdiag.knowledge.formats import load_formats
+from azdiag.parse.engine import MAX_LINE_CHARS, _fast_time, parse_text, read_lines
 
 FORMATS = load_formats()
 AGENT = FORMATS["waappagent"]

@@ -8,9 +8,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from azdiag import pieces
-from azdiag.formats import load_formats
-from azdiag.ingest import Ingested, ingest
+from azdiag.knowledge.formats import load_formats
+from azdiag.parse import pieces
+from azdiag.parse.ingest import Ingested, ingest
 from tests.conftest import FIXTURES
 
 AGENT = "[00000021] [03/14/2024 09:{m:02d}:{s:02d}.00] [INFO]  agent line {n}\n"

@@ -7,10 +7,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from azdiag.formats import FormatError, load_formats
-from azdiag.samples import check_signatures
-from azdiag.signatures import classify, load_signatures, with_fields
-from azdiag.workflow import load_workflow
+from azdiag.knowledge.formats import FormatError, load_formats
+from azdiag.knowledge.workflow import load_workflow
+from azdiag.parse.samples import check_signatures
+from azdiag.parse.signatures import classify, load_signatures, with_fields
 
 FORMATS = load_formats()
 COMPONENTS = load_workflow().stage_components

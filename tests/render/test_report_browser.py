@@ -26,11 +26,11 @@ from typing import Any
 
 import pytest
 
-from azdiag.analysis import Analysis, analyze
-from azdiag.diagnosis import Diagnosis, diagnose
-from azdiag.report_writer import render_report
-from azdiag.resources import data_dir
-from azdiag.workflow import load_workflow
+from azdiag.diagnosis.engine import Diagnosis, diagnose
+from azdiag.knowledge.resources import data_dir
+from azdiag.knowledge.workflow import load_workflow
+from azdiag.render.writer import render_report
+from azdiag.timeline.analysis import Analysis, analyze
 from tests.conftest import analysed, manifest_names
 from tests.test_report_html import build_hostile
 

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 from markupsafe import escape
 
-from azdiag.analysis import analyze
-from azdiag.diagnosis import Diagnosis, diagnose
-from azdiag.report_writer import render_report
+from azdiag.diagnosis.engine import Diagnosis, diagnose
+from azdiag.render.writer import render_report
+from azdiag.timeline.analysis import analyze
 from tests.conftest import FIXTURES, analysed, manifest_names
 
 NAMES = manifest_names()
@@ -339,8 +339,8 @@ def test_unknown_values_are_said_in_words(name):
 
 def test_untimed_and_cycle_less_instance_reads_in_words():
     """An instance without cycles and a finding without times render as words."""
-    from azdiag.report_html import render_html
-    from azdiag.report_model import build_model
+    from azdiag.render.html import render_html
+    from azdiag.render.model import build_model
 
     analysis, diagnosis = analysed("S01"), diagnosed("S01")
     model = build_model(analysis, diagnosis)
@@ -428,8 +428,8 @@ def test_many_instances_give_a_bounded_page_with_a_summary_table(many_instances)
 
 def test_events_give_way_when_the_page_would_pass_its_size_limit():
     """Every other section is capped; the events table gives up rows to keep the page bounded."""
-    from azdiag.report_html import render_html
-    from azdiag.report_model import build_model
+    from azdiag.render.html import render_html
+    from azdiag.render.model import build_model
 
     model = build_model(analysed("S01"), diagnosed("S01"))
     whole = render_html(model)
@@ -460,7 +460,7 @@ def _cycle(number: int, outcome: str | None, stage: str | None, seconds: float |
 
 
 def test_alike_consecutive_cycles_are_one_run():
-    from azdiag.report_cycles import runs
+    from azdiag.render.cycles import runs
 
     cycles = [
         _cycle(1, "ready", "ready", 60.0),
@@ -483,7 +483,7 @@ def test_alike_consecutive_cycles_are_one_run():
 
 
 def test_gantt_draws_the_latest_cycles_within_its_rows():
-    from azdiag.report_cycles import gantt
+    from azdiag.render.cycles import gantt
 
     cycles = [_cycle(n, "failed", "startup_tasks", 30.0) for n in range(1, 501)]
     stages = {

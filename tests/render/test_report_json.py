@@ -202,12 +202,12 @@ def test_no_exit_3_on_a_healthy_collection_with_fail_on_warning():
 
 
 def test_exit_130_when_interrupted(monkeypatch):
-    import azdiag.diagnosis
+    import azdiag.diagnosis.engine
 
     def interrupted(*_args: Any, **_kwargs: Any) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(azdiag.diagnosis, "diagnose", interrupted)
+    monkeypatch.setattr(azdiag.diagnosis.engine, "diagnose", interrupted)
     result = CliRunner().invoke(main, ["report", str(FIXTURES / "healthy"), "--format", "json"])
     assert result.exit_code == 130
 

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from azdiag.analysis import analyze
-from azdiag.diagnosis import diagnose
+from azdiag.diagnosis.engine import diagnose
+from azdiag.timeline.analysis import analyze
 from tests.conftest import analysed, fixture_path, manifest_names
 
 # ------------------------------------------------------------------------------------------

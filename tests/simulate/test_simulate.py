@@ -16,7 +16,7 @@ from azdiag.simulate import SCENARIOS, Manifest, simulate, write_large
 from azdiag.simulate.cli import simulate_command
 from azdiag.simulate.variants import OPTIONS, RECOGNISED, Variants
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 HEADERS = [
     re.compile(r"^\[\d{8}\] \[\d\d/\d\d/\d{4} \d\d:\d\d:\d\d\.\d\d\] \[[A-Z]+\] "),  # agent
     re.compile(r"^\[\d{8}\] \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z \[[A-Z]+\] "),  # agent ISO

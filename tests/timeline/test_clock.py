@@ -1,4 +1,5 @@
-"""Clocks that lie (azdiag.clock): impossible times and clock jumps change no window or verdict.
+"""Clocks that lie (azdiag.timeline.clock): impossible times and clock jumps change no window
+or verdict.
 
 Each hostile collection is the bundled healthy one with its agent log rewritten here.
 """

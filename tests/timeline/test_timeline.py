@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import polars as pl
 import pytest
 
-from azdiag.analysis import FRAMES, analyze
+from azdiag.timeline.analysis import FRAMES, analyze
 from tests.conftest import FIXTURES, analysed, manifest
 
 
@@ -133,8 +133,8 @@ def test_multi_instance_collections_are_told_apart():
 def test_cycles_do_not_depend_on_instances_being_kept_together():
     """assign_cycles numbers runs of one instance directly, and falls back to a per-instance
     window when the table interleaves instances: both give every row the same cycle."""
-    from azdiag.cycles import assign_cycles
-    from azdiag.workflow import load_workflow
+    from azdiag.knowledge.workflow import load_workflow
+    from azdiag.timeline.cycles import assign_cycles
 
     events = analysed("multi-instance").events.with_row_index("_id")
     mixed = events.sort("time", "_id").drop("cycle")

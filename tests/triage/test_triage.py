@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from azdiag.cli import main
 from azdiag.exit_status import ExitStatus
-from azdiag.triage import Task, expand, fingerprint, triage_one, write_atomic
+from azdiag.triage.batch import Task, expand, fingerprint, triage_one, write_atomic
 from tests.conftest import FIXTURES
 
 
@@ -146,7 +146,7 @@ def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
     def explode(*_args, **_kwargs):
         raise Boom
 
-    monkeypatch.setattr("azdiag.triage.os.replace", explode)
+    monkeypatch.setattr("azdiag.triage.batch.os.replace", explode)
     with pytest.raises(Boom):
         write_atomic(target, "half written")
     assert target.read_text() == "complete"
