@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from azdiag.knowledge.formats import load_formats
-from azdiag.parse.engine import MAX_LINE_CHARS, _fast_time, parse_text, read_lines
+from azdiag.parse.engine import MAX_LINE_CHARS, parse_text, read_lines
+from azdiag.parse.timestamps import _fast_time
 
 FORMATS = load_formats()
 AGENT = FORMATS["waappagent"]
