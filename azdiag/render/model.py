@@ -6,6 +6,9 @@ events, instances drawn in full only while they are few (the others are rows of 
 summary), findings in full only up to a count (the others as table rows), capped inventory and
 lists; each cap is said on the page, and the JSON report keeps everything. Per-instance data is
 grouped in one pass over each frame, so the cost grows linearly with instances and cycles.
+
+Longer than 500 lines on purpose: it is one schema, the one the templates and the page's script
+read, and its caps are set against each other; split, a reader would chase it across modules.
 """
 
 from __future__ import annotations
