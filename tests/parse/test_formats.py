@@ -29,7 +29,7 @@ def test_every_declared_header_grammar_has_a_sample_that_uses_it():
             continue  # inherited grammars are sampled in the format that defines them
         for header in fmt.headers:
             if header.composed:
-                continue  # composed from grammar pieces: tests/test_grammar.py samples them
+                continue  # composed from grammar pieces: tests/parse/test_grammar.py samples them
             assert (fmt.id, header.name) in used, f"{fmt.id}: header {header.name} has no sample"
 
 

@@ -32,7 +32,7 @@ from azdiag.knowledge.workflow import load_workflow
 from azdiag.render.writer import render_report
 from azdiag.timeline.analysis import Analysis, analyze
 from tests.conftest import analysed, manifest_names
-from tests.test_report_html import build_hostile
+from tests.render.test_report_html import build_hostile
 
 try:
     from playwright.sync_api import Browser, Page, expect, sync_playwright
