@@ -95,14 +95,17 @@ class _Group(click.Group):
 
 def internal_error_line(exc: BaseException) -> str:
     """``internal error in <step>: <message> (run again with --debug for the traceback)``;
-    the step is the innermost function of azdiag's own code that the error passed through."""
+    the step is the innermost function of azdiag's own code that the error passed through, named
+    by its module within the package (``diagnosis.engine.diagnose``)."""
     import traceback
 
     step = "azdiag"
     for frame in traceback.extract_tb(exc.__traceback__):
         module = Path(frame.filename)
         if "azdiag" in module.parts and module.name != "cli.py":
-            step = f"{module.stem}.{frame.name}"
+            inside = module.with_suffix("").parts
+            inside = inside[len(inside) - inside[::-1].index("azdiag") :]
+            step = ".".join([*inside, frame.name])
     message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return f"internal error in {step}: {message} (run again with --debug for the traceback)"
 

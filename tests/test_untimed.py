@@ -160,7 +160,7 @@ def test_an_internal_error_is_one_line_with_its_step_and_a_documented_status(tmp
     assert result.exit_code == ExitStatus.INTERNAL_ERROR == 70
     lines = result.output.strip().splitlines()
     assert lines[-1] == (
-        "azdiag: internal error in diagnosis.diagnose: division by zero "
+        "azdiag: internal error in diagnosis.engine.diagnose: division by zero "
         "(run again with --debug for the traceback)"
     )
     assert "Traceback" not in result.output
