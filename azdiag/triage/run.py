@@ -124,13 +124,22 @@ def _on_sigint(handler: Any) -> Any:
     return previous
 
 
+#: A second SIGINT this soon after the first is the same interrupt delivered twice (`timeout -s
+#: INT` signals the command and then its whole process group), not a second Ctrl-C.
+SAME_INTERRUPT_SECONDS = 0.25
+_first_at: list[float] = []
+
+
 def _first_interrupt(_signum: int, _frame: FrameType | None) -> None:
     """The first Ctrl-C stops the batch cleanly; from now on a second one exits at once."""
+    _first_at[:] = [time.monotonic()]
     signal.signal(signal.SIGINT, exit_now)
     raise KeyboardInterrupt
 
 
 def exit_now(_signum: int = 2, _frame: FrameType | None = None) -> None:
+    if _first_at and time.monotonic() - _first_at[0] < SAME_INTERRUPT_SECONDS:
+        return  # the first interrupt again: the clean stop is under way
     os.write(2, b"azdiag: interrupted again: stopped at once\n")
     os._exit(130)
 
