@@ -17,12 +17,12 @@ __version__ = "0.1.0"
 
 #: Public name -> the module that defines it (imported lazily by ``__getattr__``).
 _LAZY = {
-    "analyze": "azdiag.analysis",
-    "Analysis": "azdiag.analysis",
-    "NoGuestLog": "azdiag.analysis",
-    "diagnose": "azdiag.diagnosis",
-    "Diagnosis": "azdiag.diagnosis",
-    "CollectError": "azdiag.collect",
+    "analyze": "azdiag.timeline.analysis",
+    "Analysis": "azdiag.timeline.analysis",
+    "NoGuestLog": "azdiag.timeline.analysis",
+    "diagnose": "azdiag.diagnosis.engine",
+    "Diagnosis": "azdiag.diagnosis.engine",
+    "CollectError": "azdiag.collect.discover",
 }
 
 __all__ = ["__version__", *_LAZY]

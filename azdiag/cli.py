@@ -2,6 +2,10 @@
 
 Each command imports what it needs inside its body, so ``azdiag --help`` does not pay for polars
 or pandas. Errors the user can fix are one clear line on stderr and an ``ExitStatus`` code.
+
+Longer than 500 lines on purpose: it is the whole command line in one click group, each command
+only options, a library call and printing; split, the shared options, the error handling of
+``_Group`` and the lazy imports would be spread over modules that import one another.
 """
 
 from __future__ import annotations
@@ -21,10 +25,10 @@ from azdiag.exit_status import ExitStatus
 if TYPE_CHECKING:  # the CLI imports these lazily, inside the commands
     from datetime import datetime
 
-    from azdiag.analysis import Analysis
-    from azdiag.formats import FormatSet
-    from azdiag.ingest import Ingested
-    from azdiag.rulebook import Rule
+    from azdiag.knowledge.formats import FormatSet
+    from azdiag.knowledge.rulebook import Rule
+    from azdiag.parse.ingest import Ingested
+    from azdiag.timeline.analysis import Analysis
 
 
 #: Commands imported only when run: (module, attribute, the one line ``azdiag --help`` shows).
@@ -91,22 +95,25 @@ class _Group(click.Group):
 
 def internal_error_line(exc: BaseException) -> str:
     """``internal error in <step>: <message> (run again with --debug for the traceback)``;
-    the step is the innermost function of azdiag's own code that the error passed through."""
+    the step is the innermost function of azdiag's own code that the error passed through, named
+    by its module within the package (``diagnosis.engine.diagnose``)."""
     import traceback
 
     step = "azdiag"
     for frame in traceback.extract_tb(exc.__traceback__):
         module = Path(frame.filename)
         if "azdiag" in module.parts and module.name != "cli.py":
-            step = f"{module.stem}.{frame.name}"
+            inside = module.with_suffix("").parts
+            inside = inside[len(inside) - inside[::-1].index("azdiag") :]
+            step = ".".join([*inside, frame.name])
     message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return f"internal error in {step}: {message} (run again with --debug for the traceback)"
 
 
 def _echo(text: str = "", *, err: bool = False, nl: bool = True) -> None:
     """The one way the CLI prints: names and log text come from strangers' machines, so every
-    control character and escape sequence is shown escaped (azdiag.sanitise)."""
-    from azdiag.sanitise import for_terminal
+    control character and escape sequence is shown escaped (azdiag.render.sanitise)."""
+    from azdiag.render.sanitise import for_terminal
 
     click.echo(for_terminal(text), err=err, nl=nl)
 
@@ -119,7 +126,7 @@ def fail(message: str, status: ExitStatus = ExitStatus.INPUT_ERROR) -> NoReturn:
 
 def _check_output(target: Path, inputs: list[str | Path]) -> None:
     """Refuse, before any work, an output that would destroy an input or cannot be written."""
-    from azdiag.outputs import OutputRefused, check_target
+    from azdiag.render.outputs import OutputRefused, check_target
 
     try:
         check_target(target, inputs)
@@ -128,7 +135,7 @@ def _check_output(target: Path, inputs: list[str | Path]) -> None:
 
 
 def _write_output(target: Path, data: str | Callable[[Path], None]) -> None:
-    from azdiag.outputs import OutputError, write_atomic
+    from azdiag.render.outputs import OutputError, write_atomic
 
     try:
         write_atomic(target, data)
@@ -162,7 +169,7 @@ max_bytes_option = click.option(
 
 
 def _zone(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
-    from azdiag.times import check_zone
+    from azdiag.common.times import check_zone
 
     try:
         return check_zone(value)
@@ -199,7 +206,7 @@ def formats() -> None:
 
 
 def _load_formats(format_dirs: tuple[Path, ...]) -> FormatSet:
-    from azdiag.formats import FormatError, load_formats
+    from azdiag.knowledge.formats import FormatError, load_formats
 
     try:
         return load_formats(format_dirs)
@@ -242,7 +249,7 @@ def formats_list(format_dirs: tuple[Path, ...], as_json: bool) -> None:
 @formats_option
 def formats_test(format_dirs: tuple[Path, ...]) -> None:
     """Check every sample line and signature sample of every format."""
-    from azdiag.samples import check_format, check_signatures
+    from azdiag.parse.samples import check_format, check_signatures
 
     format_set = _load_formats(format_dirs)
     failures = [failure for fmt in format_set for failure in check_format(fmt)]
@@ -267,7 +274,7 @@ def formats_check(
     path: Path, format_dirs: tuple[Path, ...], tz: str, max_bytes: int | None, as_json: bool
 ) -> None:
     """Show, per file of PATH, its kind, instance, encoding, lines and how much was parsed."""
-    from azdiag.inventory import inventory_dict, inventory_text
+    from azdiag.render.inventory import inventory_dict, inventory_text
 
     ingested = _ingest(path, _load_formats(format_dirs), tz, max_bytes)
     if as_json:
@@ -280,15 +287,15 @@ def formats_check(
 
 def _ingest(path: Path, format_set: FormatSet, tz: str, max_bytes: int | None = None) -> Ingested:
     """Ingest PATH or exit with a clear input error."""
-    from azdiag.collect import CollectError, Limits
-    from azdiag.ingest import ingest
+    from azdiag.collect.discover import CollectError, Limits
+    from azdiag.parse.ingest import ingest
 
     try:
         ingested = ingest(path, formats=format_set, tz=tz, limits=Limits.with_max_bytes(max_bytes))
     except CollectError as exc:
         fail(str(exc))
     if not ingested.files:
-        from azdiag.analysis import no_guest_log_message
+        from azdiag.timeline.analysis import no_guest_log_message
 
         fail(no_guest_log_message(path, ingested))
     return ingested
@@ -337,8 +344,8 @@ def timeline(
     max_bytes: int | None,
 ) -> None:
     """The merged timeline of PATH: events, start-up cycles, reported states or gaps."""
-    from azdiag.timeline_view import TimelineFilter, render_timeline
-    from azdiag.times import parse_user_time
+    from azdiag.common.times import parse_user_time
+    from azdiag.timeline.view import TimelineFilter, render_timeline
 
     try:
         window = (
@@ -373,7 +380,7 @@ def _analyze(
     max_bytes: int | None,
     now: datetime | None = None,
 ) -> Analysis:
-    from azdiag.analysis import from_ingested
+    from azdiag.timeline.analysis import from_ingested
 
     formats = _load_formats(format_dirs)
     return from_ingested(_ingest(path, formats, tz, max_bytes), formats, now=now)
@@ -448,20 +455,20 @@ def report(
     max_bytes: int | None,
 ) -> None:
     """Diagnose PATH: what failed, at which stage, since when, how often, and what to do."""
-    from azdiag.diagnosis import diagnose
-    from azdiag.report_writer import render_report
+    from azdiag.diagnosis.engine import diagnose
+    from azdiag.render.writer import render_report
 
     target = output or ("azdiag-report.html" if output_format == "html" else "-")
     if target != "-":
         _check_output(Path(target), [path])
-    from azdiag.times import parse_user_time
+    from azdiag.common.times import parse_user_time
 
     try:
         now = parse_user_time(now_text, tz) if now_text else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--now") from exc
     rules = _load_rules(rule_dirs)
-    from azdiag.analysis import from_ingested
+    from azdiag.timeline.analysis import from_ingested
 
     formats = _load_formats(format_dirs)
     ingested = _ingest(path, formats, tz, max_bytes)
@@ -508,8 +515,8 @@ def _open_in_browser(target: Path, output_format: str) -> None:
 
 
 def _load_rules(rule_dirs: tuple[Path, ...]) -> list[Rule]:
-    from azdiag.rulebook import RuleError, load_rules
-    from azdiag.workflow import load_workflow
+    from azdiag.knowledge.rulebook import RuleError, load_rules
+    from azdiag.knowledge.workflow import load_workflow
 
     try:
         return load_rules(rule_dirs, stages=set(load_workflow().stages))
@@ -583,7 +590,7 @@ def rules_show(rule_id: str, rule_dirs: tuple[Path, ...]) -> None:
 )
 def rules_test(folder: Path | None) -> None:
     """Run the examples of every rule (the shipped ones and those of FOLDER)."""
-    from azdiag.rule_examples import ExampleResult, run_example
+    from azdiag.diagnosis.rule_examples import ExampleResult, run_example
 
     found = _load_rules((folder,) if folder else ())
     if folder:  # only the rules that FOLDER defines (or redefines)
@@ -606,7 +613,7 @@ def rules_test(folder: Path | None) -> None:
 
 def _progress_bar(total: int, unit: str) -> Callable[[str | None, int], None]:
     """A tqdm bar on a terminal; elsewhere one line per step on stderr. (None, 0) closes it."""
-    from azdiag.sanitise import for_terminal
+    from azdiag.render.sanitise import for_terminal
 
     if not sys.stderr.isatty():
 
@@ -673,7 +680,7 @@ def triage(
     """Triage many collections: PATHs are folders of collections, archives or globs."""
     import os
 
-    from azdiag.triage_run import TriageError, start_pool, stop_pool
+    from azdiag.triage.run import TriageError, start_pool, stop_pool
 
     jobs = jobs or os.cpu_count() or 1
     try:  # now, while this process has one thread: see start_pool
@@ -693,7 +700,7 @@ def _on_interrupt_leave(pool: Any) -> NoReturn:
     """Stop the workers and exit 130; a second Ctrl-C meanwhile exits at once."""
     import signal
 
-    from azdiag.triage_run import exit_now, stop_pool
+    from azdiag.triage.run import exit_now, stop_pool
 
     signal.signal(signal.SIGINT, exit_now)
     if pool is not None:
@@ -729,9 +736,9 @@ def _triage(
     max_bytes: int | None,
 ) -> None:
 
-    from azdiag.outputs import OutputError, OutputRefused, check_folder
-    from azdiag.triage import expand
-    from azdiag.triage_run import TriageError, run_batch, severity_reached, tasks_for
+    from azdiag.render.outputs import OutputError, OutputRefused, check_folder
+    from azdiag.triage.batch import expand
+    from azdiag.triage.run import TriageError, run_batch, severity_reached, tasks_for
 
     formats = tuple(f.strip() for f in report_formats.split(",") if f.strip())
     unknown = set(formats) - {"html", "json", "md"}

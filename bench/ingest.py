@@ -68,9 +68,9 @@ def _read_floor(path: Path) -> tuple[float, int]:
 _CHILD = """
 import json, resource, sys, time
 sys.path.insert(0, {root!r})
-from azdiag.ingest import ingest
-from azdiag.formats import load_formats
-from azdiag.timeline import build_timeline
+from azdiag.parse.ingest import ingest
+from azdiag.knowledge.formats import load_formats
+from azdiag.timeline.build import build_timeline
 formats = load_formats()
 t0 = time.perf_counter()
 ingested = ingest({path!r}, formats=formats)
@@ -78,9 +78,9 @@ t1 = time.perf_counter()
 rss_parse = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 timeline = build_timeline(ingested.events, formats, now=ingested.window[1])
 t2 = time.perf_counter()
-from azdiag.analysis import Analysis
-from azdiag.diagnosis import diagnose
-from azdiag.report_json import report_json
+from azdiag.timeline.analysis import Analysis
+from azdiag.diagnosis.engine import diagnose
+from azdiag.render.json import report_json
 analysis = Analysis(ingested=ingested, timeline=timeline, formats=formats)
 diagnosis = diagnose(analysis)
 report = report_json(analysis, diagnosis)

@@ -143,8 +143,8 @@ def _timed(command: list[str], env: dict[str, str] | None = None) -> Run:
 _PARSE_CHILD = """
 import json, resource, sys
 sys.path.insert(0, {root!r})
-from azdiag.formats import load_formats
-from azdiag.ingest import ingest
+from azdiag.knowledge.formats import load_formats
+from azdiag.parse.ingest import ingest
 formats = load_formats()
 def cpu():
     usage = resource.getrusage(resource.RUSAGE_SELF)

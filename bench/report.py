@@ -63,15 +63,15 @@ def _collection(out: Path, lines: int) -> tuple[Path, dict]:
 
 
 def _analysis(path: Path):
-    from azdiag.analysis import analyze
-    from azdiag.diagnosis import diagnose
+    from azdiag.diagnosis.engine import diagnose
+    from azdiag.timeline.analysis import analyze
 
     analysis = analyze(path)
     return analysis, diagnose(analysis)
 
 
 def _render(analysis, diagnosis) -> str:
-    from azdiag.report_writer import render_report
+    from azdiag.render.writer import render_report
 
     return render_report(analysis, diagnosis, "html")
 

@@ -32,9 +32,9 @@ LAUNCH_ARGS = [
 
 
 def render(name: str, folder: Path) -> Path:
-    from azdiag.analysis import analyze
-    from azdiag.diagnosis import diagnose
-    from azdiag.report_writer import render_report
+    from azdiag.diagnosis.engine import diagnose
+    from azdiag.render.writer import render_report
+    from azdiag.timeline.analysis import analyze
 
     collection = ROOT / "fixtures" / name
     analysis = analyze(collection)

@@ -45,8 +45,8 @@ def _collections(out: Path, count: int, megabytes: float) -> Path:
 
 
 def _run(source: Path, out: Path, **options) -> float:
-    from azdiag.triage import expand
-    from azdiag.triage_run import run_batch, tasks_for
+    from azdiag.triage.batch import expand
+    from azdiag.triage.run import run_batch, tasks_for
 
     shutil.rmtree(out, ignore_errors=True)
     tasks = tasks_for(expand([str(source)]), out, formats=("json",))

@@ -30,7 +30,7 @@ def manifest(name: str) -> dict:
 @cache
 def analysed(name: str):
     """The analysis of a bundled fixture, computed once per test session."""
-    from azdiag.analysis import analyze
+    from azdiag.timeline.analysis import analyze
 
     return analyze(fixture_path(name))
 

@@ -11,8 +11,8 @@ from html.parser import HTMLParser
 import pytest
 
 import azdiag
-from azdiag.analysis import REPR_INSTANCES
-from azdiag.diagnosis import diagnose
+from azdiag.diagnosis.engine import diagnose
+from azdiag.timeline.analysis import REPR_INSTANCES
 from tests.conftest import FIXTURES, analysed
 
 PUBLIC = {"analyze", "diagnose", "Analysis", "Diagnosis", "CollectError", "NoGuestLog"}

@@ -26,9 +26,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import azdiag.outputs
-from azdiag.archive import Limits, machine_memory
+import azdiag.render.outputs
 from azdiag.cli import main
+from azdiag.collect.archive import Limits, machine_memory
 from azdiag.exit_status import ExitStatus
 from tests.conftest import FIXTURES, ROOT
 
@@ -174,7 +174,7 @@ def test_a_failed_write_keeps_the_old_report_and_leaves_no_partial_file(
         real_fdopen(fd).close()
         return FullDisk()
 
-    monkeypatch.setattr(azdiag.outputs.os, "fdopen", fdopen)
+    monkeypatch.setattr(azdiag.render.outputs.os, "fdopen", fdopen)
     result = run("report", str(collection), "--format", "md", "-o", str(target))
     assert result.exit_code == ExitStatus.OUTPUT_ERROR
     assert one_line(result.output) == (
@@ -259,12 +259,12 @@ def test_scheduler_that_cannot_be_reached_is_one_line(
 ) -> None:
     import socket
 
-    import azdiag.triage_run
+    import azdiag.triage.run
 
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    monkeypatch.setattr(azdiag.triage_run, "SCHEDULER_TIMEOUT", 2)
+    monkeypatch.setattr(azdiag.triage.run, "SCHEDULER_TIMEOUT", 2)
     address = f"tcp://127.0.0.1:{port}"
     result = run("triage", str(collection), "--out", str(tmp_path / "o"), "--scheduler", address)
     assert result.exit_code == ExitStatus.USAGE
@@ -518,8 +518,8 @@ def test_a_filter_that_matches_nothing_says_what_there_is(collection: Path) -> N
 
 
 def test_rules_list_columns_stay_in_line() -> None:
-    from azdiag.rulebook import load_rules
-    from azdiag.workflow import load_workflow
+    from azdiag.knowledge.rulebook import load_rules
+    from azdiag.knowledge.workflow import load_workflow
 
     titles = {r.id: r.title for r in load_rules((), stages=set(load_workflow().stages))}
     lines = run("rules", "list").output.splitlines()

@@ -35,7 +35,7 @@ def test_wheel_ships_formats_and_workflow_and_runs_outside_the_repo(tmp_path: Pa
         [
             sys.executable,
             "-c",
-            "import azdiag.resources as r; print(r.data_dir('parsers'))",
+            "import azdiag.knowledge.resources as r; print(r.data_dir('parsers'))",
         ],
         cwd=elsewhere,
         env=env,

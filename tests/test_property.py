@@ -14,11 +14,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from azdiag.analysis import NoGuestLog, analyze
-from azdiag.diagnosis import diagnose
-from azdiag.grammar import load_grammar
-from azdiag.report_writer import render_report
-from azdiag.resources import data_dir
+from azdiag.diagnosis.engine import diagnose
+from azdiag.knowledge.grammar import load_grammar
+from azdiag.knowledge.resources import data_dir
+from azdiag.render.writer import render_report
+from azdiag.timeline.analysis import NoGuestLog, analyze
 
 GRAMMAR = load_grammar(sorted(data_dir("parsers").glob("_*.toml")))
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from azdiag.analysis import analyze
 from azdiag.cli import main
-from azdiag.diagnosis import diagnose
+from azdiag.diagnosis.engine import diagnose
 from azdiag.exit_status import ExitStatus
+from azdiag.timeline.analysis import analyze
 
 SMALL_INPUTS = {
     # c: a guest agent error quoted without thread id or time
@@ -155,12 +155,12 @@ def test_an_internal_error_is_one_line_with_its_step_and_a_documented_status(tmp
     def broken(*_args, **_kwargs):
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr("azdiag.diagnosis.apply_rules", broken)
+    monkeypatch.setattr("azdiag.diagnosis.engine.apply_rules", broken)
     result = CliRunner().invoke(main, ["report", "fixtures/S01", "-o", str(tmp_path / "r.html")])
     assert result.exit_code == ExitStatus.INTERNAL_ERROR == 70
     lines = result.output.strip().splitlines()
     assert lines[-1] == (
-        "azdiag: internal error in diagnosis.diagnose: division by zero "
+        "azdiag: internal error in diagnosis.engine.diagnose: division by zero "
         "(run again with --debug for the traceback)"
     )
     assert "Traceback" not in result.output

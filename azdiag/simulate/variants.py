@@ -43,7 +43,7 @@ OPTIONS: dict[str, tuple[str, ...]] = {
 #: each value alone, on every scenario (seed 1, 0.25 h), gave the classic verdict, stage and
 #: cycles per instance. The bundled fixtures draw from these (fixtures/make_fixtures.py).
 #: Left out: agent_time iso (whole seconds: the manifest's instants, e.g. a heartbeat gap's
-#: start, are read up to 1 s off, beyond what tests/test_timeline.py allows), agent_quoted
+#: start, are read up to 1 s off, beyond what tests/timeline/test_timeline.py allows), agent_quoted
 #: bare (the verdicts hold, but its lines are unparsed), host_header untimed (S22's host log
 #: then says nothing of when: the verdict is inconclusive, rightly, not S22).
 RECOGNISED: dict[str, tuple[str, ...]] = {

@@ -1,0 +1,432 @@
+"""The collect stage: what an upload holds, which role instance each log belongs to, in what order.
+
+Uploads are whatever support engineers had at hand: a CollectGuestLogs zip, hand-copied folders
+with drive letters as names, zips in zips, single gzipped files. So logs are found by name
+anywhere (then by sniffing their first lines), everything else is listed with a category so the
+report can say what the collection holds, and each log is put into a role instance from the
+best evidence available (``<Role>_IN_<n>`` in its path or text, a DiagnosticStore folder, its
+neighbours: weighed in :mod:`azdiag.collect.instances`) and numbered among its rotated copies
+(:mod:`azdiag.collect.generations`). Reading is delegated to
+:mod:`azdiag.collect.archive`, which never trusts the input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from azdiag.collect.archive import ArchiveError, Entry, Limits, Location, Reader, walk
+from azdiag.collect.decode import Decoded, binary_category, decode, sniff_head
+from azdiag.collect.generations import generations
+from azdiag.collect.instances import (
+    Instance,
+    RoleNames,
+    instance_in_path,
+    instance_in_text,
+    place,
+    role_in_path,
+)
+from azdiag.collect.readers import sniff as sniff_reader
+
+__all__ = ["CollectError", "Collection", "Limits", "LogSource", "SkippedItem", "discover"]
+
+HEAD_BYTES = 64 << 10  # what is read of a file to sniff its kind and find instance names
+#: A file no longer than HEAD_BYTES is whole once its head is read: its bytes are kept for the
+#: parse (each file read once), up to this many bytes for the whole collection.
+KEEP_BYTES = 64 << 20
+_DEFAULT_LIMITS = Limits()
+
+
+class CollectError(Exception):
+    """The input cannot be used at all (missing, unreadable, a corrupt archive)."""
+
+
+class FormatLookup(Protocol):
+    """What discovery needs of a FormatSet (tests may pass a small fake)."""
+
+    def kind_for_name(self, name: str) -> str | None: ...
+
+    def sniff(self, lines: list[str]) -> str | None: ...
+
+
+@dataclass
+class LogSource:
+    """One log file of the collection, read on demand (archives are not unpacked up front)."""
+
+    display: str  # path relative to the input; archive members as "a.zip!b.zip!x/y.log"
+    name: str  # base name ("WaAppAgent.log" for a "WaAppAgent.log.gz")
+    format_id: str
+    detected_by: str  # "name" | "sniff"
+    instance: str
+    role: str | None
+    generation: int  # 0 = current file, bigger = older
+    size: int  # bytes, decompressed
+    _location: Location | None = field(default=None, repr=False, compare=False)
+    _reader: Reader | None = field(default=None, repr=False, compare=False)
+    _kept: bytes | None = field(default=None, repr=False, compare=False)  # read at discovery
+
+    def read_bytes(self) -> bytes:
+        """The file's raw bytes, decompressed within the collection's limits.
+
+        A small file's bytes read during discovery are handed over once (then let go), so a
+        collection of many small files is read once, not twice."""
+        if self._kept is not None:
+            data, self._kept = self._kept, None
+            return data
+        if self._location is None or self._reader is None:
+            raise CollectError(f"{self.display}: this source has no location to read from")
+        try:
+            return self._reader.read(self._location)
+        except ArchiveError as exc:
+            raise CollectError(f"{self.display}: {exc.reason}") from exc
+
+    def load(self) -> Decoded:
+        return decode(self.read_bytes())
+
+    def disk_path(self) -> str | None:
+        """The file's path when it is a plain file on disk (not inside an archive), else None:
+        such a file can be read in pieces."""
+        if self._location is None or self._location.steps:
+            return None
+        return self._location.path
+
+
+@dataclass
+class SkippedItem:
+    """A file that is listed but not parsed, and why."""
+
+    display: str
+    category: str
+    reason: str
+
+
+@dataclass
+class Collection:
+    """The inventory of one input: its logs by instance, and everything else it holds."""
+
+    input: str
+    sources: list[LogSource]
+    skipped: list[SkippedItem]
+    warnings: list[str]
+    instances: list[str]
+    config_versions: dict[str, list[int]]
+    #: top-level folders or archives of the input that each hold a collection of their own
+    #: (the same instance's same log in each): several collections, not one; see ``triage``
+    collections: list[str] = field(default_factory=list)
+
+
+def discover(
+    path: str | Path, formats: FormatLookup, *, limits: Limits = _DEFAULT_LIMITS
+) -> Collection:
+    """Inventory a folder, zip, gz or single log file without writing or extracting anything.
+
+    Raises :class:`CollectError` only when the input itself is missing or unusable; problems
+    with single files or members are listed in ``Collection.skipped``.
+    """
+    root = str(path)
+    try:
+        st = os.stat(root)
+    except FileNotFoundError as exc:
+        raise CollectError(f"{root}: no such file or folder") from exc
+    except OSError as exc:
+        raise CollectError(f"{root}: cannot access it ({exc.strerror or exc})") from exc
+    if not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
+        raise CollectError(f"{root}: not a folder, .zip, .gz or regular file")
+    reader = Reader(limits)
+    builder = _Builder(formats, reader)
+    with reader.session():
+        try:
+            for entry in walk(root, reader):
+                builder.add(entry)
+        except ArchiveError as exc:
+            raise CollectError(f"{root}: {exc.reason}") from exc
+    if stat.S_ISREG(st.st_mode):
+        top = os.path.basename(os.path.normpath(root))
+        for item in builder.skipped:
+            if item.display == top and item.category in _FATAL_FOR_ROOT:
+                raise CollectError(f"{root}: {item.reason}")
+    return builder.finish(root)
+
+
+_FATAL_FOR_ROOT = {
+    "unreadable",
+    "corrupt-archive",
+    "corrupt-member",
+    "too-large",
+    "too-deep",
+    "unsupported-archive",
+}
+
+# -- what a file is, by name and by content -------------------------------------------------
+
+_IIS_NAME = re.compile(r"^(?:u_)?(?:ex|in|nc)\d{4,}.*\.log$|^httperr\d*\.log$")
+_IIS_FOLDER = re.compile(r"^(?:w3svc\d*|httperr|failedreqlogfiles)$")
+_CONFIG_NAME = re.compile(
+    r"^.+\.(?P<role>[A-Za-z][A-Za-z0-9_-]*?)_IN_(?P<n>\d+)\.(?P<version>\d+)\.xml$", re.IGNORECASE
+)
+_EXT_CATEGORY = {
+    ".evtx": ("windows-event-log", "Windows event log: listed, not parsed yet"),
+    ".etl": ("etw-trace", "ETW trace: listed, not parsed yet"),
+    ".dmp": ("crash-dump", "crash dump: listed, not analysed"),
+    ".mdmp": ("crash-dump", "crash dump: listed, not analysed"),
+    ".hdmp": ("crash-dump", "crash dump: listed, not analysed"),
+    ".cscfg": ("config-xml", "service configuration: listed, not parsed yet"),
+    ".csdef": ("config-xml", "service definition: listed, not parsed yet"),
+    ".config": ("config-xml", ".NET configuration: listed, not parsed yet"),
+}
+_ARCHIVE_EXTS = (".7z", ".rar", ".tar", ".tgz", ".cab", ".bz2", ".xz")
+_PROGRAM_EXTS = (".exe", ".dll", ".pdb", ".sys", ".msi", ".cat")
+_OS_METADATA = {".ds_store", "thumbs.db", "desktop.ini"}
+
+
+def _category_by_name(parts: list[str], name: str) -> tuple[str, str] | None:
+    """The inventory category a file's name (or folder) gives, for files that are not logs."""
+    lower = name.lower()
+    folders = [p.lower() for p in parts[:-1]]
+    ext = os.path.splitext(lower)[1]
+    if "__macosx" in folders or lower.startswith("._") or lower in _OS_METADATA:
+        return "os-metadata", "operating-system metadata, not a log"
+    if ext in _EXT_CATEGORY:
+        return _EXT_CATEGORY[ext]
+    if _IIS_NAME.match(lower) or any(_IIS_FOLDER.match(f) for f in folders):
+        return "iis-log", "IIS log: listed, not parsed yet"
+    if (
+        _CONFIG_NAME.match(name)
+        or lower == "rolemodel.xml"
+        or (ext == ".xml" and "config" in folders)
+    ):
+        return "config-xml", "role configuration: listed, not parsed yet (its version is noted)"
+    if ext in _ARCHIVE_EXTS:
+        return "unsupported-archive", f"{ext} archives are not read: unpack it or re-pack as .zip"
+    if ext in _PROGRAM_EXTS:
+        return "binary", "program file"
+    return None
+
+
+def _category_by_content(head: bytes, lines: list[str]) -> tuple[str, str] | None:
+    if head[257:262] == b"ustar":  # a tar file's magic, whatever its name
+        return "unsupported-archive", "tar archive: not read; unpack it or re-pack it as .zip"
+    binary = binary_category(head)
+    if binary:
+        category, what = binary
+        return category, what if category == "binary" else f"{what}: listed, not parsed"
+    first = next((line for line in lines if line.strip()), "")
+    if first.startswith(("#Software: Microsoft Internet Information", "#Software: Microsoft HTTP")):
+        return "iis-log", "IIS log: listed, not parsed yet"
+    return None
+
+
+def _split_display(display: str) -> list[str]:
+    return [p for p in re.split(r"[/!]", display) if p]
+
+
+# -- building the collection ---------------------------------------------------------------
+
+
+@dataclass
+class _Found:
+    """A log being collected, and the evidence that places it in an instance."""
+
+    source: LogSource  # instance, role and generation are filled in by _Builder.finish
+    parts: list[str]  # its display path, split at folders and archives
+    explicit: Instance | None  # from the path, else the text
+    role_hint: str | None  # from a DiagnosticStore folder
+    fingerprint: bytes  # of its head, to spot the same file found twice
+
+    @property
+    def display(self) -> str:
+        return self.source.display
+
+
+class _Builder:
+    """Accumulates entries from the walk, then groups and orders them."""
+
+    def __init__(self, formats: FormatLookup, reader: Reader) -> None:
+        self.formats = formats
+        self.reader = reader
+        self.found: list[_Found] = []
+        self.skipped: list[SkippedItem] = []
+        self.configs: list[tuple[list[str], Instance, int]] = []
+        self.kept = 0  # bytes of small files kept for the parse (see KEEP_BYTES)
+
+    def skip(self, display: str, category: str, reason: str) -> None:
+        self.skipped.append(SkippedItem(display, category, reason))
+
+    def add(self, entry: Entry) -> None:
+        if entry.problem or entry.location is None:
+            category, reason = entry.problem or ("unreadable", "no location")
+            self.skip(entry.display, category, reason)
+            return
+        parts = _split_display(entry.display)
+        fmt = self.formats.kind_for_name(entry.name)
+        if fmt:
+            self._accept(entry, parts, fmt, "name", None)
+            return
+        by_name = _category_by_name(parts, entry.name)
+        if by_name:
+            config = _CONFIG_NAME.match(entry.name)
+            if config:
+                instance = (config.group("role"), int(config.group("n")))
+                self.configs.append((parts, instance, int(config.group("version"))))
+            self.skip(entry.display, *by_name)
+            return
+        try:
+            head = self.reader.read(entry.location, HEAD_BYTES)
+        except ArchiveError as exc:
+            self.skip(entry.display, exc.category, exc.reason)
+            return
+        if not head:
+            self.skip(entry.display, "empty", "empty file: nothing to parse")
+            return
+        by_reader = sniff_reader(head)  # event and IIS logs: read by azdiag.collect.readers
+        if by_reader:
+            self._accept(entry, parts, by_reader, "sniff", head)
+            return
+        lines = sniff_head(head, 200)
+        by_content = _category_by_content(head, lines)
+        if by_content:
+            self.skip(entry.display, *by_content)
+            return
+        fmt = self.formats.sniff(lines[:50])
+        if not fmt:
+            self.skip(entry.display, "unrecognised-text", "text in no known log format")
+            return
+        self._accept(entry, parts, fmt, "sniff", head, lines)
+
+    def _accept(
+        self,
+        entry: Entry,
+        parts: list[str],
+        fmt: str,
+        detected_by: str,
+        head: bytes | None,
+        lines: list[str] | None = None,
+    ) -> None:
+        loc = entry.location
+        assert loc is not None
+        try:
+            if loc.steps:  # read archive members whole now: corruption and bombs show here
+                size, head = self.reader.verify(loc, HEAD_BYTES)
+            else:
+                size = entry.size or 0
+                if head is None and size:
+                    head = self.reader.read(loc, HEAD_BYTES)
+        except ArchiveError as exc:
+            self.skip(entry.display, exc.category, exc.reason)
+            return
+        if not size or not head:
+            self.skip(entry.display, "empty", "empty file: nothing to parse")
+            return
+        # the text is searched only when the path names no instance (a sniffed file's head
+        # is decoded once, for both)
+        explicit = instance_in_path(parts)
+        if explicit is None:
+            explicit = instance_in_text(lines if lines is not None else sniff_head(head, 200))
+        fingerprint = hashlib.blake2b(head, digest_size=16).digest()
+        source = LogSource(entry.display, entry.name, fmt, detected_by, "", None, 0, size)
+        source._location, source._reader = loc, self.reader
+        if len(head) == size and self.kept + size <= KEEP_BYTES:  # the whole file: keep it
+            source._kept = head
+            self.kept += size
+        self.found.append(_Found(source, parts, explicit, role_in_path(parts), fingerprint))
+
+    def finish(self, root: str) -> Collection:
+        warnings: list[str] = []
+        roles = RoleNames(
+            [f.explicit[0] for f in self.found if f.explicit]
+            + [f.role_hint for f in self.found if f.role_hint]
+            + [inst[0] for _, inst, _ in self.configs]
+        )
+        placed = place(self.found, self.configs, roles, warnings)
+        for found, (instance, role) in zip(self.found, placed, strict=True):
+            found.source.instance, found.source.role = instance, role
+        self.found = self._without_copies(warnings)
+        by_group: dict[tuple[str, str], list[LogSource]] = {}
+        for found in self.found:
+            key = (found.source.instance, found.source.format_id)
+            by_group.setdefault(key, []).append(found.source)
+        for members in by_group.values():
+            numbers = generations([s.name for s in members])
+            for source, number in zip(members, numbers, strict=True):
+                source.generation = number
+        sources = sorted(
+            (f.source for f in self.found),
+            key=lambda s: (s.instance, s.format_id, s.generation, s.display),
+        )
+        versions: dict[str, set[int]] = {}
+        for _, inst, version in self.configs:
+            versions.setdefault(roles.instance(inst), set()).add(version)
+        config_versions = {k: sorted(v) for k, v in sorted(versions.items())}
+        instances = sorted({s.instance for s in sources} | set(config_versions))
+        skipped = sorted(self.skipped, key=lambda s: (s.display, s.category))
+        several = _several_collections(self.found, skip=0 if os.path.isdir(root) else 1)
+        if several:
+            warnings.append(
+                f"{len(several)} collections in one input ({', '.join(several[:5])}): "
+                "analyse them with 'azdiag triage', one report each"
+            )
+        collection = Collection(root, sources, skipped, warnings, instances, config_versions)
+        collection.collections = several
+        return collection
+
+    def _without_copies(self, warnings: list[str]) -> list[_Found]:
+        """The logs found, each content once: a folder beside its own zip is read once.
+
+        Files that could be copies (same instance, format, size and first 64 KiB) are compared
+        whole;
+        the copies are listed as skipped "duplicate", pointing at the file that is read (a file
+        on disk before an archive member, then by path).
+        """
+        candidates: dict[tuple[str, str, int, bytes], list[_Found]] = {}
+        for f in self.found:
+            key = (f.source.instance, f.source.format_id, f.source.size, f.fingerprint)
+            candidates.setdefault(key, []).append(f)
+        copies: set[int] = set()
+        for group in candidates.values():
+            if len(group) < 2:
+                continue
+            by_content: dict[bytes, _Found] = {}
+            for f in sorted(group, key=_preference):
+                try:
+                    digest = hashlib.blake2b(f.source.read_bytes(), digest_size=16).digest()
+                except CollectError:
+                    continue  # read later and reported then
+                first = by_content.setdefault(digest, f)
+                if first is not f:
+                    copies.add(id(f))
+                    reason = f"same content as {first.display}: read once"
+                    self.skip(f.display, "duplicate", reason)
+        if copies:
+            warnings.append(
+                f"{len(copies)} file(s) are copies of others (same content) and were read once"
+            )
+        return [f for f in self.found if id(f) not in copies]
+
+
+def _preference(found: _Found) -> tuple[int, str]:
+    """Which of identical files is read: fewest archive layers, then by path."""
+    location = found.source._location
+    return (len(location.steps) if location else 0, found.display)
+
+
+def _several_collections(found: list[_Found], skip: int) -> list[str]:
+    """The top-level entries of the input that each hold the same instance's same log.
+
+    One collection holds each log of an instance once; when two sub-folders or archives of the
+    input both hold, say, WebRole1_IN_0's WaAppAgent.log (and not as copies: those are gone by
+    now), the input is several collections side by side. ``skip``: 1 when the input is an
+    archive (its own name is the first part of every path).
+    """
+    tops_of: dict[tuple[str, str, str], set[str]] = {}
+    for f in found:
+        if len(f.parts) < skip + 2:
+            continue  # a log right in the input folder belongs to no sub-collection
+        key = (f.source.instance, f.source.format_id, f.source.name.lower())
+        tops_of.setdefault(key, set()).add(f.parts[skip])
+    several = {top for tops in tops_of.values() if len(tops) > 1 for top in tops}
+    return sorted(several)

@@ -1,0 +1,184 @@
+"""Which role instance each log belongs to, from the best evidence the collection offers.
+
+Hand-made collections rarely say it plainly: the instance may be named in a folder
+(``<Role>_IN_<n>``), in the file's own text, only as a role (a ``<Role>.DiagnosticStore``
+folder), or not at all, when the neighbouring files have to tell. This module reads those clues
+and weighs them; :mod:`azdiag.collect.discover` gathers them while it walks the input.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Protocol
+
+__all__ = [
+    "DEFAULT_INSTANCE",
+    "UNASSIGNED",
+    "Clues",
+    "Instance",
+    "RoleNames",
+    "instance_in_path",
+    "instance_in_text",
+    "place",
+    "role_in_path",
+]
+
+UNASSIGNED = "(unassigned)"
+DEFAULT_INSTANCE = "instance"
+
+# "_IN_" is matched as written (upper case) so that words like "sign_in_2" are not taken.
+_INSTANCE = re.compile(r"(?<![A-Za-z0-9_-])([A-Za-z][A-Za-z0-9_-]*?)_IN_(\d+)(?!\d)")
+_DIAGNOSTIC_STORE = re.compile(r"^(?:.*\.)?([A-Za-z][A-Za-z0-9_-]*)\.DiagnosticStore$", re.I)
+# C:\Resources\Directory\<deployment>.<Role>\ (and temp\<deployment>.<Role>\RoleTemp): the
+# deployment id is 32 hex digits, which keeps ordinary dotted folder names out
+_DEPLOYMENT_ROLE = re.compile(r"^[0-9A-Fa-f]{32}\.([A-Za-z][A-Za-z0-9_-]*)$")
+_INSTANCE_NAME = re.compile(r"^(.+)_IN_\d+$")
+
+Instance = tuple[str, int]  # (role as written, instance number)
+
+
+class Clues(Protocol):
+    """What :func:`place` needs to know of one log."""
+
+    @property
+    def display(self) -> str: ...  # its path as shown to the user
+
+    @property
+    def parts(self) -> list[str]: ...  # that path, split at folders and archives
+
+    @property
+    def explicit(self) -> Instance | None: ...  # named in the path, else in the text
+
+    @property
+    def role_hint(self) -> str | None: ...  # from a DiagnosticStore folder
+
+
+def instance_in_path(parts: list[str]) -> Instance | None:
+    """The nearest ``<Role>_IN_<n>`` in a path (the file name included)."""
+    for part in reversed(parts):
+        found = _INSTANCE.findall(part)
+        if found:
+            role, n = found[-1]
+            return role, int(n)
+    return None
+
+
+def instance_in_text(lines: list[str]) -> Instance | None:
+    """The ``<Role>_IN_<n>`` named most often in a file's head (first seen wins ties)."""
+    counts: dict[tuple[str, int], int] = {}
+    spelled: dict[tuple[str, int], str] = {}
+    # one search of the joined head: a name never spans a line end, and most heads name none
+    text = "\n".join(lines)
+    for role, n in _INSTANCE.findall(text) if "_IN_" in text else ():
+        key = (role.lower(), int(n))
+        counts[key] = counts.get(key, 0) + 1
+        spelled.setdefault(key, role)
+    if not counts:
+        return None
+    key = max(counts, key=lambda k: counts[k])  # max keeps the first of equal counts
+    return spelled[key], key[1]
+
+
+def role_in_path(parts: list[str]) -> str | None:
+    """The role a ``<Role>.DiagnosticStore`` or ``<deployment>.<Role>`` folder of the path names."""
+    for part in reversed(parts[:-1]):
+        match = _DIAGNOSTIC_STORE.match(part) or _DEPLOYMENT_ROLE.match(part)
+        if match:
+            return match.group(1)
+    return None
+
+
+class RoleNames:
+    """One spelling per role name, whatever case each piece of evidence used."""
+
+    def __init__(self, spellings: list[str]) -> None:
+        self._canon: dict[str, str] = {}
+        for spelling in sorted(set(spellings)):
+            self._canon.setdefault(spelling.lower(), spelling)
+
+    def role(self, spelling: str) -> str:
+        return self._canon.get(spelling.lower(), spelling)
+
+    def instance(self, inst: Instance) -> str:
+        return f"{self.role(inst[0])}_IN_{inst[1]}"
+
+
+def place(
+    found: Sequence[Clues],
+    configs: list[tuple[list[str], Instance, int]],
+    roles: RoleNames,
+    warnings: list[str],
+) -> list[tuple[str, str | None]]:
+    """(instance, role) for each found log, from its own evidence, else its neighbours'.
+
+    Explicit names first; then DiagnosticStore files join the one instance of their role (or a
+    role-named instance when none is known); then files with no marker join the instance of the
+    nearest folder whose files name exactly one, or the only instance; else "(unassigned)".
+    """
+    evidence: list[tuple[list[str], str]] = [(p, roles.instance(i)) for p, i, _ in configs]
+    placed: dict[int, tuple[str, str | None]] = {}
+    for i, f in enumerate(found):
+        if f.explicit:
+            placed[i] = (roles.instance(f.explicit), roles.role(f.explicit[0]))
+            evidence.append((f.parts, placed[i][0]))
+    index = _index(evidence)
+    hinted: list[tuple[list[str], str]] = []
+    for i, f in enumerate(found):
+        if i not in placed and f.role_hint:
+            role = roles.role(f.role_hint)
+            known = any(_role_of(n) == role.lower() for _, n in evidence)
+            name = _nearest(f.parts, index, role.lower()) if known else role
+            placed[i] = (name or UNASSIGNED, role)
+            if name:
+                hinted.append((f.parts, name))
+    evidence += hinted
+    index = _index(evidence)
+    for i, f in enumerate(found):
+        if i not in placed:
+            name = _nearest(f.parts, index, None) if evidence else DEFAULT_INSTANCE
+            placed[i] = (name or UNASSIGNED, _role_of_instance(name) if name else None)
+    lost = [f.display for i, f in enumerate(found) if placed[i][0] == UNASSIGNED]
+    if lost:
+        known_names = sorted({n for _, n in evidence})
+        shown = ", ".join(lost[:5]) + (f" and {len(lost) - 5} more" if len(lost) > 5 else "")
+        warnings.append(
+            f"{len(lost)} log file(s) could not be tied to one of the instances "
+            f"({', '.join(known_names)}) and are grouped as {UNASSIGNED}: {shown}"
+        )
+    return [placed[i] for i in range(len(found))]
+
+
+def _role_of(instance: str) -> str:
+    return (_role_of_instance(instance) or instance).lower()
+
+
+def _role_of_instance(instance: str) -> str | None:
+    if instance in (DEFAULT_INSTANCE, UNASSIGNED):
+        return None
+    match = _INSTANCE_NAME.match(instance)
+    return match.group(1) if match else instance
+
+
+def _index(evidence: list[tuple[list[str], str]]) -> dict[tuple[str, ...], set[str]]:
+    """For every folder, the instances its files name (the folder itself included)."""
+    index: dict[tuple[str, ...], set[str]] = {}
+    for parts, name in evidence:
+        for depth in range(len(parts)):
+            index.setdefault(tuple(parts[:depth]), set()).add(name)
+    return index
+
+
+def _nearest(
+    parts: list[str], index: dict[tuple[str, ...], set[str]], role: str | None
+) -> str | None:
+    """The one instance named under the nearest enclosing folder; None when ambiguous."""
+    for depth in range(len(parts) - 1, -1, -1):
+        names = index.get(tuple(parts[:depth]), set())
+        if role is not None:
+            names = {n for n in names if _role_of(n) == role}
+        if len(names) == 1:
+            return next(iter(names))
+        if len(names) > 1:
+            return None
+    return None

@@ -1,0 +1,285 @@
+"""Start-up cycles: each instance's history cut into start attempts, with stages and outcome.
+
+A cycle opens at a boundary event (agent start, container start, new bootstrapper generation;
+the ranks are data in rules/workflow/stages.toml). Its progress is the highest workflow stage
+its events reached, its outcome one of ready / failed / hung / running, where "now" for the last
+cycle is the newest line of the instance's files (see timeline.instance_ends).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import polars as pl
+
+from azdiag.common.frames import with_aligned
+from azdiag.knowledge.workflow import Workflow
+
+#: Cycle number of the events before an instance's first boundary (its start was not collected).
+BEFORE_FIRST_BOUNDARY = 0
+
+CYCLE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "instance": pl.String,
+    "cycle": pl.UInt32,
+    "start": pl.Datetime("us", "UTC"),
+    "end": pl.Datetime("us", "UTC"),
+    "observed_start": pl.Boolean,
+    "opened_by": pl.String,
+    "last_stage": pl.String,
+    "last_stage_order": pl.Int32,
+    "stages": pl.List(pl.String),
+    "ready_at": pl.Datetime("us", "UTC"),
+    "failure_event": pl.String,
+    "failure_at": pl.Datetime("us", "UTC"),
+    "last_progress": pl.Datetime("us", "UTC"),
+    "outcome": pl.String,
+    "events": pl.UInt32,
+    "seconds": pl.Float64,
+}
+
+
+#: Columns of the stage timings (see stage_timings); seconds are wall-clock seconds.
+STAGE_TIME_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "instance": pl.String,
+    "cycle": pl.UInt32,
+    "stage": pl.String,
+    "order": pl.Int32,
+    "entered": pl.Datetime("us", "UTC"),
+    "left": pl.Datetime("us", "UTC"),
+    "seconds": pl.Float64,
+}
+
+
+def assign_cycles(events: pl.DataFrame, workflow: Workflow) -> pl.DataFrame:
+    """Add a ``cycle`` column (per instance, 0 = before the first boundary) to ``events``."""
+    ranks = workflow.boundaries
+    rows = (
+        events.lazy()
+        .with_row_index("_row")
+        .filter(pl.col("event").is_in(list(ranks)) & pl.col("time").is_not_null())
+        .select(
+            "_row",
+            pl.col("instance").cast(pl.String),
+            pl.col("event").cast(pl.String),
+            pl.col("time"),
+        )
+        .collect()
+    )
+    starts: list[int] = []
+    highest: dict[str, int] = {}
+    previous: dict[str, datetime] = {}
+    merge = timedelta(seconds=workflow.merge_within_seconds)
+    # one step per boundary event (a handful per start attempt), not per line
+    for row, instance, event, time in rows.iter_rows():
+        rank = ranks[event]
+        close = instance in previous and time is not None and time - previous[instance] <= merge
+        if instance not in highest or (rank <= highest[instance] and not close):
+            starts.append(row)
+            highest[instance] = rank
+        else:
+            highest[instance] = max(highest[instance], rank)
+        if time is not None:
+            previous[instance] = time
+    return with_aligned(events, [_cycle_numbers(events, starts)])
+
+
+def _cycle_numbers(events: pl.DataFrame, starts: list[int]) -> pl.Series:
+    """Per row, how many of the cycle starts (ascending row numbers) its instance had so far.
+
+    The events table holds each instance's rows together (see ingest), so the numbers are a
+    few hundred runs of one value, laid down at once; a window over the whole table (for a
+    table that interleaves instances) costs several passes more.
+    """
+    runs = events["instance"].to_physical().rle()
+    if runs.struct.field("value").is_duplicated().any():  # an instance in several runs
+        is_start = pl.repeat(False, events.height, eager=True)
+        if starts:
+            is_start.scatter(starts, True)
+        return (
+            events.select("instance")
+            .with_columns(_start=is_start)
+            .select(pl.col("_start").cast(pl.UInt32).cum_sum().over("instance").alias("cycle"))
+            .to_series()
+        )
+    values: list[int] = []
+    lengths: list[int] = []
+    position, pending = 0, iter(starts)
+    start = next(pending, None)
+    for run in runs.struct.field("len").to_list():
+        end, cycle = position + run, 0
+        while start is not None and start < end:
+            if start > position:
+                values.append(cycle)
+                lengths.append(start - position)
+                position = start
+            cycle += 1
+            start = next(pending, None)
+        if end > position:
+            values.append(cycle)
+            lengths.append(end - position)
+            position = end
+    return pl.Series("cycle", values, pl.UInt32).repeat_by(pl.Series(lengths)).explode()
+
+
+def failure_expr(workflow: Workflow) -> pl.Expr:
+    """True for an event (with its fields) that ends a start-up cycle in failure."""
+    event = pl.col("event").cast(pl.String)
+    conditions = []
+    for rule in workflow.failures:
+        condition = event == rule.event
+        if rule.field and rule.not_in:
+            condition &= ~pl.col(rule.field).is_in(list(rule.not_in)).fill_null(False)
+        if rule.field and rule.in_:
+            condition &= pl.col(rule.field).is_in(list(rule.in_)).fill_null(False)
+        conditions.append(condition)
+    return pl.any_horizontal(conditions) if conditions else pl.lit(False)
+
+
+def cycle_spans(events: pl.DataFrame) -> pl.DataFrame:
+    """(instance, cycle, start, last, events): each cycle's first and last line, and its size.
+
+    The one pass over every event that cycles need (``events`` carry ``cycle``, see
+    assign_cycles); the newest line of each instance is read from it too (timeline.instance_ends).
+    """
+    return events.group_by("instance", "cycle").agg(
+        pl.col("time").min().alias("start"),
+        pl.col("time").max().alias("last"),
+        pl.len().cast(pl.UInt32).alias("events"),
+    )
+
+
+def build_cycles(
+    events: pl.DataFrame,
+    details: pl.DataFrame,
+    workflow: Workflow,
+    ends: pl.DataFrame,
+    spans: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """One row per (instance, cycle); ``events`` must carry ``cycle`` (see assign_cycles) and
+    ``details`` a ``failure`` flag per ``sig`` (see failure_expr). ``spans`` are the events'
+    cycle_spans, when already at hand."""
+    if events.height == 0:
+        return pl.DataFrame(schema=CYCLE_SCHEMA)
+    orders = workflow.stage_orders
+    boundaries = list(workflow.boundaries)
+    # spans over every event; the rest only over the few events that carry a stage, open a
+    # cycle or fail one (heartbeats and probes are the bulk and say nothing of progress)
+    spans = (cycle_spans(events) if spans is None else spans).rename({"last": "_last_event"})
+    failing = list({rule.event for rule in workflow.failures})
+    reports = list(workflow.repeated_reports)
+    failing_sigs = details.filter(pl.col("failure"))["sig"].to_list()
+    # event and stage stay categories (a string each only for the few hundred cycles)
+    telling = (
+        events.lazy()
+        .filter(
+            pl.col("stage").is_not_null()
+            | pl.col("event").is_in(boundaries)
+            | pl.col("event").is_in(failing)
+        )
+        .select(
+            "instance",
+            "cycle",
+            "time",
+            "event",
+            "stage",
+            pl.col("stage")
+            .replace_strict(orders, default=None, return_dtype=pl.Int32)
+            .alias("_order"),
+            pl.col("sig").is_in(failing_sigs).fill_null(False).alias("_failure"),
+        )
+        .collect()
+    )
+    ready_time = pl.col("time").filter(pl.col("stage") == "ready")
+    progress = (
+        telling.group_by("instance", "cycle")
+        .agg(
+            pl.col("event").filter(pl.col("event").is_in(boundaries)).first().alias("opened_by"),
+            pl.col("_order").max().alias("last_stage_order"),
+            pl.col("stage").filter(pl.col("_order").is_not_null()).unique().alias("_stages"),
+            ready_time.min().alias("ready_at"),
+            pl.col("event").filter(pl.col("_failure")).last().alias("failure_event"),
+            pl.col("time").filter(pl.col("_failure")).last().alias("failure_at"),
+            # a repeated report of a stage (the agent's status) shows it, but is no progress
+            pl.col("time")
+            .filter(pl.col("_order").is_not_null() & ~pl.col("event").is_in(reports))
+            .max()
+            .alias("last_progress"),
+        )
+        .with_columns(
+            pl.col("opened_by", "failure_event").cast(pl.String),
+            pl.col("_stages").cast(pl.List(pl.String)),
+        )
+    )
+    cycles = (
+        spans.join(progress, on=["instance", "cycle"], how="left")
+        .with_columns(pl.col("instance").cast(pl.String))
+        .sort("instance", "cycle")
+        .join(ends, on="instance", how="left")
+    )
+    by_order = {s.order: s.id for s in workflow.stages.values()}
+    now_lit = pl.coalesce(pl.col("now"), pl.col("_last_event"))
+    next_start = pl.col("start").shift(-1).over("instance")
+    is_last = next_start.is_null()
+    failed_after_ready = pl.col("failure_at").is_not_null() & (
+        pl.col("ready_at").is_null() | (pl.col("failure_at") >= pl.col("ready_at"))
+    )
+    quiet_for = (now_lit - pl.col("last_progress").fill_null(pl.col("start"))).dt.total_seconds()
+    # a finished cycle failed unless it was Ready and nothing failed after; the last cycle of
+    # an instance is hung when it made no progress for hang_after_seconds before "now"
+    outcome = (
+        pl.when(failed_after_ready & ~is_last)
+        .then(pl.lit("failed"))
+        .when(pl.col("ready_at").is_not_null() & ~failed_after_ready)
+        .then(pl.lit("ready"))
+        .when(~is_last)
+        .then(pl.lit("failed"))
+        .when(quiet_for > workflow.hang_after_seconds)
+        .then(pl.lit("hung"))
+        .when(pl.col("failure_at").is_not_null())
+        .then(pl.lit("failed"))
+        .otherwise(pl.lit("running"))
+    )
+    return (
+        cycles.with_columns(
+            end=pl.coalesce(next_start, now_lit),
+            observed_start=pl.col("cycle") != BEFORE_FIRST_BOUNDARY,
+            last_stage=pl.col("last_stage_order").replace_strict(
+                by_order, default=None, return_dtype=pl.String
+            ),
+            stages=pl.col("_stages").list.eval(
+                pl.element().sort_by(
+                    pl.element().replace_strict(orders, default=None, return_dtype=pl.Int32)
+                )
+            ),
+            outcome=outcome,
+        )
+        .with_columns(
+            seconds=(pl.col("end") - pl.col("start")).dt.total_microseconds() / 1e6,
+        )
+        .select(list(CYCLE_SCHEMA))
+    )
+
+
+def stage_timings(events: pl.DataFrame, cycles: pl.DataFrame, workflow: Workflow) -> pl.DataFrame:
+    """Time spent in each stage of each cycle: from entering it to entering the next one."""
+    orders = workflow.stage_orders
+    entered = (
+        events.lazy()
+        .filter(pl.col("stage").is_not_null())
+        .group_by("instance", "cycle", "stage")
+        .agg(pl.col("time").min().alias("entered"))
+        .with_columns(pl.col("instance", "stage").cast(pl.String))
+        .collect()
+        .with_columns(
+            order=pl.col("stage").replace_strict(orders, default=None, return_dtype=pl.Int32)
+        )
+        .sort("instance", "cycle", "order")
+    )
+    return (
+        entered.join(cycles.select("instance", "cycle", "end"), on=["instance", "cycle"])
+        .with_columns(
+            left=pl.coalesce(pl.col("entered").shift(-1).over("instance", "cycle"), pl.col("end"))
+        )
+        .with_columns(seconds=(pl.col("left") - pl.col("entered")).dt.total_microseconds() / 1e6)
+        .select("instance", "cycle", "stage", "order", "entered", "left", "seconds")
+    )

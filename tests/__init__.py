@@ -1,0 +1,1 @@
+"""Tests of azdiag; the layout mirrors azdiag/."""

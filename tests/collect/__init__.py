@@ -1,0 +1,1 @@
+"""Tests of azdiag.collect; the layout mirrors azdiag/."""

@@ -1,0 +1,1 @@
+"""Tests of azdiag.common; the layout mirrors azdiag/."""

@@ -1,0 +1,1 @@
+"""Tests of azdiag.diagnosis; the layout mirrors azdiag/."""

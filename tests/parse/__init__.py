@@ -1,0 +1,1 @@
+"""Tests of azdiag.parse; the layout mirrors azdiag/."""

@@ -1,0 +1,1 @@
+"""Tests of azdiag.render; the layout mirrors azdiag/."""

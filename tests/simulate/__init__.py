@@ -1,0 +1,1 @@
+"""Tests of azdiag.simulate; the layout mirrors azdiag/."""

@@ -1,0 +1,1 @@
+"""Tests of azdiag.timeline; the layout mirrors azdiag/."""

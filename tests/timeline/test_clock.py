@@ -1,0 +1,105 @@
+"""Clocks that lie (azdiag.timeline.clock): impossible times and clock jumps change no window
+or verdict.
+
+Each hostile collection is the bundled healthy one with its agent log rewritten here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from azdiag.cli import main
+from azdiag.exit_status import ExitStatus
+from tests.conftest import FIXTURES
+
+_TIME = re.compile(rb"\[(\d\d/\d\d/\d{4} \d\d:\d\d:\d\d)")
+_AGENT = Path("RuntimeAndAgent") / "WaAppAgent.log"
+
+
+def _shifted(line: bytes, by: timedelta) -> bytes:
+    def moved(match: re.Match[bytes]) -> bytes:
+        when = datetime.strptime(match.group(1).decode(), "%m/%d/%Y %H:%M:%S") + by
+        return b"[" + when.strftime("%m/%d/%Y %H:%M:%S").encode()
+
+    return _TIME.sub(moved, line, count=1)
+
+
+def _collection(tmp_path: Path, rewrite: Callable[[list[bytes]], list[bytes]]) -> Path:
+    root = tmp_path / "healthy"
+    shutil.copytree(FIXTURES / "healthy", root)
+    log = root / _AGENT
+    log.write_bytes(b"\r\n".join(rewrite(log.read_bytes().split(b"\r\n"))))
+    return root
+
+
+def _report(path: Path) -> dict:
+    result = CliRunner().invoke(
+        main, ["report", str(path), "--format", "json", "--no-timestamp"], catch_exceptions=False
+    )
+    assert result.exit_code == ExitStatus.OK, result.output
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def pristine() -> dict:
+    return _report(FIXTURES / "healthy")
+
+
+def _impossible(lines: list[bytes]) -> list[bytes]:
+    middle = len(lines) // 2
+    lines[middle] = _TIME.sub(b"[12/31/9999 23:59:59", lines[middle], count=1)
+    return lines
+
+
+def _stretch_back(by: timedelta, count: int | None) -> Callable[[list[bytes]], list[bytes]]:
+    def rewrite(lines: list[bytes]) -> list[bytes]:
+        start = len(lines) // 3
+        end = len(lines) if count is None else start + count
+        return lines[:start] + [_shifted(line, -by) for line in lines[start:end]] + lines[end:]
+
+    return rewrite
+
+
+def _same_story(report: dict, pristine: dict) -> None:
+    window, before = report["collection"]["window"], pristine["collection"]["window"]
+    assert window["start"] == before["start"]
+    # a file whose clock is wrong to its end ends at its last trusted record
+    assert before["end"][:16] == window["end"][:16] and window["end"] <= before["end"]
+    assert report["verdict"] == pristine["verdict"]
+    assert not [f for f in report["findings"] if f["severity"] in ("critical", "error")]
+    events = [sum(f["records"] for f in r["collection"]["files"]) for r in (report, pristine)]
+    assert events[0] == events[1]  # every record kept
+
+
+def test_an_impossible_time_changes_no_window_and_is_named(tmp_path: Path, pristine: dict) -> None:
+    report = _report(_collection(tmp_path, _impossible))
+    _same_story(report, pristine)
+    [warning] = [w for w in report["collection"]["warnings"] if "far outside" in w]
+    assert warning.startswith(f"{_AGENT.as_posix()}: 1 record(s) with a time far outside")
+    assert "9999-12-31 23:59:59" in warning
+
+
+@pytest.mark.parametrize(
+    ("by", "count", "said"),
+    [
+        (timedelta(days=5), 200, "back by up to 4 days, 23:59:"),
+        (timedelta(hours=1), None, "back by up to 0:59:"),
+    ],
+)
+def test_a_clock_jump_is_warned_about_never_a_finding(
+    tmp_path: Path, pristine: dict, by: timedelta, count: int | None, said: str
+) -> None:
+    report = _report(_collection(tmp_path, _stretch_back(by, count)))
+    _same_story(report, pristine)
+    [warning] = [w for w in report["collection"]["warnings"] if "clock jumped" in w]
+    assert said in warning and "out of order with the rest of the file" in warning
+    if count:
+        assert f"{count} record(s)" in warning

@@ -1,0 +1,1 @@
+"""Tests of azdiag.triage; the layout mirrors azdiag/."""
