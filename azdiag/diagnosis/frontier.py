@@ -150,7 +150,7 @@ def _evidence(rows: pl.DataFrame, stage: str | None) -> list[dict[str, Any]]:
             | pl.col("text").str.contains(r"Exception\b").fill_null(False)
         )
     )
-    chosen = errors if errors.height else window.filter(pl.col("stage") == stage)
+    chosen = errors if errors.height else window.filter(pl.col("stage").eq_missing(stage))
     if chosen.height == 0:
         chosen = window
     # most telling first: the first error lines, or the stage's last lines, newest first
