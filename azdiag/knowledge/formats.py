@@ -177,6 +177,17 @@ def engine_rejects(regex: str) -> str | None:
     return None
 
 
+def regex_problem(regex: str) -> str | None:
+    """Why ``regex`` cannot be used in a definition, or None: it must compile in Python's ``re``
+    (loading, sniffing) and run in polars' engine (parsing, signatures, conditions)."""
+    try:
+        re.compile(regex)
+    except re.error as exc:
+        return f"does not compile: {exc}"
+    problem = engine_rejects(regex)
+    return f"is not supported by the parsing engine: {problem}" if problem else None
+
+
 def load_formats(extra_dirs: list[Path] | tuple[Path, ...] = ()) -> FormatSet:
     """Load the shipped formats, then each ``extra_dirs`` folder (same id replaces, new adds).
 
@@ -289,13 +300,10 @@ def _build(fmt_id: str, raw: dict[str, tuple[dict[str, Any], str]], grammar: Gra
         regex = entry.get("regex")
         if not isinstance(regex, str):
             raise fail(f"headers[{i}] needs a 'regex' string")
-        try:
-            groups = set(re.compile(regex).groupindex)
-        except re.error as exc:
-            raise fail(f"headers[{i}] regex does not compile: {exc}") from exc
-        problem = engine_rejects(regex)
+        problem = regex_problem(regex)
         if problem:
-            raise fail(f"headers[{i}] regex is not supported by the parsing engine: {problem}")
+            raise fail(f"headers[{i}] regex {problem}")
+        groups = set(re.compile(regex).groupindex)
         if not regex.startswith("^"):
             raise fail(f"headers[{i}] regex must be anchored with '^'")
         if "message" not in groups:
@@ -322,13 +330,9 @@ def _build(fmt_id: str, raw: dict[str, tuple[dict[str, Any], str]], grammar: Gra
     headers.sort(key=_try_order)
     continuation = table.get("continuation", {}).get("patterns", [])
     for pattern in continuation:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise fail(f"continuation pattern {pattern!r} does not compile: {exc}") from exc
-        problem = engine_rejects(pattern)
+        problem = regex_problem(pattern)
         if problem:
-            raise fail(f"continuation pattern {pattern!r} is not supported: {problem}")
+            raise fail(f"continuation pattern {pattern!r} {problem}")
     samples = []
     for i, entry in enumerate(table.get("samples", [])):
         if "line" not in entry:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from azdiag.knowledge.formats import engine_rejects
+from azdiag.knowledge.formats import regex_problem
 from azdiag.knowledge.resources import data_dir
 
 SEVERITIES = ("info", "warning", "error", "critical")
@@ -244,13 +244,9 @@ def _check_selector(selector: Any, where: str) -> None:
                 (f"where.{name}.{k}", test[k]) for k in ("regex", "not_regex") if k in test
             ]
     for name, pattern in patterns:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise RuleError(f"{where}.{name} does not compile: {exc}") from exc
-        problem = engine_rejects(pattern)
+        problem = regex_problem(pattern)
         if problem:
-            raise RuleError(f"{where}.{name} is not supported by the engine: {problem}")
+            raise RuleError(f"{where}.{name} {problem}")
 
 
 def _example(raw: dict[str, Any], where: str) -> Example:

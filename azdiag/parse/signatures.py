@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 
 from azdiag.common.frames import with_aligned
-from azdiag.knowledge.formats import FormatError, FormatSet, LogFormat, engine_rejects
+from azdiag.knowledge.formats import FormatError, FormatSet, LogFormat, regex_problem
 
 #: ``component = "@"`` in a signature means "the component of the log it was found in".
 OWN_COMPONENT = "@"
@@ -75,13 +75,9 @@ def _build(fmt: LogFormat, index: int, raw: dict[str, Any]) -> Signature:
         raise FormatError(f"{where} needs an 'event' and a literal 'keyword' (or 'levels')")
     pattern = raw.get("pattern")
     if pattern:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise FormatError(f"{where} pattern does not compile: {exc}") from exc
-        problem = engine_rejects(pattern)
+        problem = regex_problem(pattern)
         if problem:
-            raise FormatError(f"{where} pattern is not supported by the engine: {problem}")
+            raise FormatError(f"{where} pattern {problem}")
     stage_by = None
     if "stage_by" in raw:
         table = raw["stage_by"]
