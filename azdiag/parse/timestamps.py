@@ -190,6 +190,12 @@ def _find_times_in_timeless_files(
     A file with a recognisable time form in its lines is never left without a time: the
     first-characters search of ``_find_times`` misses a time behind a long prefix.
     """
+    files, timed = frame.select(
+        pl.col("file").n_unique().alias("files"),
+        pl.col("file").filter(pl.col("time").is_not_null()).n_unique().alias("timed"),
+    ).row(0)
+    if files == timed:  # the usual case, decided without a window over every line
+        return frame
     timeless = frame.select(
         (pl.col("time").is_null().all().over("file") & ~pl.lit(continuation)).alias("t")
     ).to_series()
