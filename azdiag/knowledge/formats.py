@@ -66,6 +66,7 @@ class LogFormat:
     levels: dict[str, str]  # raw level -> one of debug/info/warning/error/critical
     first_record_event: str | None = None  # event given to each file's first record
     glue: str | None = None  # where a further record starts inside a line (pasted traces)
+    glue_literals: tuple[str, ...] = ()  # every glue match holds one of these (a prefilter)
     start_regex: str | None = None  # a line matching none of these alternatives has no header
     time_forms: tuple[tuple[str, str, bool], ...] = ()  # (regex, format, utc) for time finding
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
@@ -354,6 +355,7 @@ def _build(fmt_id: str, raw: dict[str, tuple[dict[str, Any], str]], grammar: Gra
         levels={**grammar.level_names, **table.get("levels", {})},
         first_record_event=table.get("first_record_event"),
         glue=grammar.glue_regex() if table.get("compose", True) else None,
+        glue_literals=grammar.glue_literals(),
         start_regex=_start_regex(headers, grammar, bool(table.get("compose", True))),
         time_forms=tuple((t.regex, t.format, t.utc) for t in grammar.times.values()),
         raw=table,
