@@ -323,6 +323,20 @@ def _write_results(summary: dict) -> None:
             f"| {name} | {ours[0]:.2f} s + {ours[1]:.2f} s | {theirs[0]:.2f} s + "
             f"{theirs[1]:.2f} s |"
         )
+    lines += ["", "Targets over every collection and size (lowest to highest):", ""]
+    for key, what, target, above in (
+        ("speed_over_lnav_wall", "whole analysis, speed vs lnav (wall)", 1.5, True),
+        ("speed_over_lnav_cpu", "whole analysis, speed vs lnav (CPU)", 1.5, True),
+        ("parse_over_split", "parse vs bare polars split (CPU)", 0.75, True),
+        ("rss_over_input", "peak RSS / input bytes", 1.5, False),
+    ):
+        values = [r[key] for r in results]
+        met = all(v >= target for v in values) if above else all(v <= target for v in values)
+        sign = ">=" if above else "<="
+        lines.append(
+            f"- {what}: {min(values):.2f}-{max(values):.2f} (target {sign} {target}): "
+            + ("met" if met else "**not met**")
+        )
     lines.append("")
     write_section(lines)
 

@@ -29,6 +29,22 @@ class FormatError(ValueError):
 
 
 @dataclass(frozen=True)
+class Cut:
+    """The usual shape of a header at fixed places: a speed-up, never a second grammar.
+
+    A line matching ``shape`` (a regex run without captures) has each field at
+    ``fields[name] = (start, length)`` in characters, with ``strip`` characters taken off the
+    field's end, and its message from character ``message``; the header's regex gives the same
+    fields for such a line (tests/parse/test_cut.py checks it on generated lines).
+    """
+
+    shape: str
+    fields: dict[str, tuple[int, int]]
+    message: int
+    strip: str = ""
+
+
+@dataclass(frozen=True)
 class Header:
     """One grammar a record's first line may have."""
 
@@ -38,6 +54,7 @@ class Header:
     fields: tuple[str, ...]  # the named groups present, in HEADER_FIELDS order
     utc: bool = False  # the time states its zone (ISO ...Z): --tz does not apply
     composed: bool = False  # made from grammar pieces (see grammar.py), not written whole
+    cut: Cut | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -66,6 +83,7 @@ class LogFormat:
     levels: dict[str, str]  # raw level -> one of debug/info/warning/error/critical
     first_record_event: str | None = None  # event given to each file's first record
     glue: str | None = None  # where a further record starts inside a line (pasted traces)
+    glue_literals: tuple[str, ...] = ()  # every glue match holds one of these (a prefilter)
     start_regex: str | None = None  # a line matching none of these alternatives has no header
     time_forms: tuple[tuple[str, str, bool], ...] = ()  # (regex, format, utc) for time finding
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
@@ -155,6 +173,32 @@ def _compile(regex: str) -> re.Pattern[str]:
     if pattern is None:
         pattern = _compiled_cache[regex] = re.compile(_to_python_regex(regex))
     return pattern
+
+
+def _cut(table: Any, fields: tuple[str, ...], fail: Any) -> Cut | None:
+    """A header's ``[headers.cut]`` table, checked: its fields are the regex's, bar message."""
+    if table is None:
+        return None
+    if not isinstance(table, dict) or not isinstance(table.get("shape"), str):
+        raise fail("needs a 'shape' regex")
+    shape = table["shape"]
+    problem = regex_problem(shape)
+    if problem or not shape.startswith("^"):
+        raise fail(f"shape {problem or 'must be anchored with ^'}")
+    cut_fields: dict[str, tuple[int, int]] = {}
+    for name in fields:
+        if name == "message":
+            continue
+        where = table.get(name)
+        if not (isinstance(where, list) and len(where) == 2 and all(type(v) is int for v in where)):
+            raise fail(f"needs {name} = [start, length] (characters)")
+        cut_fields[name] = (where[0], where[1])
+    extra = set(table) - {"shape", "message", "strip", *cut_fields}
+    if extra:
+        raise fail(f"has keys the header's regex does not capture: {sorted(extra)}")
+    if type(table.get("message")) is not int:
+        raise fail("needs message = the character where the message starts")
+    return Cut(shape, cut_fields, table["message"], str(table.get("strip", "")))
 
 
 def _to_python_regex(regex: str) -> str:
@@ -314,13 +358,15 @@ def _build(fmt_id: str, raw: dict[str, tuple[dict[str, Any], str]], grammar: Gra
         time_format = entry.get("time_format")
         if ("time" in groups) != bool(time_format):
             raise fail(f"headers[{i}]: a (?P<time>) group and 'time_format' go together")
+        fields = tuple(f for f in HEADER_FIELDS if f in groups)
         headers.append(
             Header(
                 name=entry.get("name", f"header{i}"),
                 regex=regex,
                 time_format=time_format,
-                fields=tuple(f for f in HEADER_FIELDS if f in groups),
+                fields=fields,
                 utc=bool(entry.get("utc", False)),
+                cut=_cut(entry.get("cut"), fields, lambda m, i=i: fail(f"headers[{i}].cut {m}")),
             )
         )
     if not headers:
@@ -354,6 +400,7 @@ def _build(fmt_id: str, raw: dict[str, tuple[dict[str, Any], str]], grammar: Gra
         levels={**grammar.level_names, **table.get("levels", {})},
         first_record_event=table.get("first_record_event"),
         glue=grammar.glue_regex() if table.get("compose", True) else None,
+        glue_literals=grammar.glue_literals(),
         start_regex=_start_regex(headers, grammar, bool(table.get("compose", True))),
         time_forms=tuple((t.regex, t.format, t.utc) for t in grammar.times.values()),
         raw=table,

@@ -48,6 +48,7 @@ class Piece:
     regex: str
     untimed_regex: str | None = None  # level blocks: the stricter form used without a time
     glue: str | None = None  # time blocks: where a header of this block starts inside a line
+    glue_literal: str | None = None  # a text every glue match contains (a cheap prefilter)
     sample: str | None = None  # the piece as written; a block's has {time} in it
     origin: str = ""  # the file it was read from
 
@@ -137,6 +138,14 @@ class Grammar:
         glues = [b.glue for b in self.blocks.values() if b.glue]
         return "|".join(f"(?:{g})" for g in glues) if glues else None
 
+    def glue_literals(self) -> tuple[str, ...]:
+        """Texts of which every glue match contains one; empty when a glue declares none (then
+        every line is searched for glue)."""
+        glued = [b for b in self.blocks.values() if b.glue]
+        if not glued or any(not b.glue_literal for b in glued):
+            return ()
+        return tuple(dict.fromkeys(b.glue_literal for b in glued if b.glue_literal))
+
 
 #: The message of every composed sample line.
 SAMPLE_MESSAGE = "Role environment . INITIALIZING"
@@ -215,6 +224,7 @@ def _merge(grammar: Grammar, table: dict[str, Any], path: Path) -> None:
                 regex,
                 untimed_regex=entry.get("untimed_regex"),
                 glue=entry.get("glue"),
+                glue_literal=entry.get("glue_literal"),
                 sample=entry.get("sample"),
                 origin=str(path),
             )

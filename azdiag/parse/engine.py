@@ -31,7 +31,7 @@ from azdiag.parse.timestamps import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
 #: Longer lines are cut here (and flagged) so one runaway line cannot blow memory or regexes.
 MAX_LINE_CHARS = 64 * 1024
@@ -198,12 +198,8 @@ def parse_lines(
         lines = lines.with_columns(truncated=pl.lit(False))
     lines = _split_glued(lines, fmt)
     first, *others = _header_order(lines, fmt)
-    frame = (
-        _with_header(lines.lazy(), fmt.headers[first], first, tz)
-        .drop("text")
-        .collect(engine="streaming")
-    )
-    frame = _apply_other_headers(frame, lines, fmt, others, tz)
+    frame, cut = _first_pass(lines, fmt, first, tz)
+    frame = _apply_other_headers(frame, lines, fmt, [first, *others] if cut else others, tz)
     frame = _fallback_times(frame, lines, fmt, tz)
     records = _join_continuations(frame, fmt, tz)
     _fill_stats(stats, records, fmt)
@@ -218,7 +214,14 @@ def _split_glued(lines: pl.DataFrame, fmt: LogFormat) -> pl.DataFrame:
     if not fmt.glue:
         return plain
     glue = f"(?:{fmt.glue})"
-    glued = lines.select(pl.col("text").str.count_matches(glue) >= 2).to_series()
+    texts = lines["text"]
+    if fmt.glue_literals:  # a literal search is several times cheaper than the glue regex
+        candidates = texts.str.contains_any(list(fmt.glue_literals)).arg_true()
+        glued = pl.repeat(False, lines.height, eager=True)
+        hits = texts.gather(candidates).str.count_matches(glue) >= 2
+        glued.scatter(candidates.filter(hits), True)
+    else:
+        glued = texts.str.count_matches(glue) >= 2
     if not glued.any():
         return plain
     # a newline before every header block; what stood before the first (a prefix) stays with it
@@ -257,9 +260,7 @@ def _header_order(lines: pl.DataFrame, fmt: LogFormat) -> list[int]:
     """
     if len(fmt.headers) == 1:
         return [0]
-    sample = lines.head(_ORDER_SAMPLE)["text"].to_list()
-    if len(lines) > _ORDER_SAMPLE:  # the tail too: generations of one batch may differ
-        sample += lines.tail(_ORDER_SAMPLE // 2)["text"].to_list()
+    sample = _sample(lines)
     first = _compile(fmt.headers[0].regex)
     if sum(1 for text in sample if not first.match(text)) * 10 <= len(sample):
         return list(range(len(fmt.headers)))  # the usual shape: no need to rank the rest
@@ -272,6 +273,14 @@ def _header_order(lines: pl.DataFrame, fmt: LogFormat) -> list[int]:
                 matched[j] = True
                 hits[i] += 1
     return sorted(range(len(compiled)), key=lambda i: (-hits[i], i))
+
+
+def _sample(lines: pl.DataFrame) -> list[str]:
+    """The lines that stand for a batch: its head, and its tail (generations may differ)."""
+    sample = lines.head(_ORDER_SAMPLE)["text"].to_list()
+    if len(lines) > _ORDER_SAMPLE:
+        sample += lines.tail(_ORDER_SAMPLE // 2)["text"].to_list()
+    return sample
 
 
 def _fill_stats(stats: list[FileStats], records: pl.DataFrame, fmt: LogFormat) -> None:
@@ -339,39 +348,94 @@ def _with_header(frame: pl.LazyFrame, header: Header, index: int, tz: str) -> pl
     match = pl.col("_match")
     matched = match.struct.field("_head" if cut else "message").is_not_null()
     if cut:  # an unmatched line has no head: all of it is the message
-        message = pl.col("text").str.slice(match.struct.field("_head").str.len_chars().fill_null(0))
+        # the head is the text's own prefix: stripping it beats counting its characters
+        message = pl.col("text").str.strip_prefix(match.struct.field("_head").fill_null(""))
     else:
         message = pl.when(matched).then(match.struct.field("message")).otherwise(pl.col("text"))
+    columns = _record_columns(header, index, tz, match.struct.field, matched, message)
+    return (
+        frame.with_columns(_match=pl.col("text").str.extract_groups(regex))
+        .with_columns(columns)
+        .drop("_match")
+    )
+
+
+def _with_cut(frame: pl.LazyFrame, header: Header, index: int, tz: str) -> pl.LazyFrame:
+    """The columns of ``_with_header`` for the lines in the header's usual shape (its ``cut``),
+    read by position after one regex pass without captures; other lines are left unmatched."""
+    assert header.cut is not None
+    cut = header.cut
+    fits = pl.col("_fits")
+
+    def value(name: str) -> pl.Expr:
+        start, length = cut.fields[name]
+        text = pl.col("text").str.slice(start, length)
+        return pl.when(fits).then(text.str.strip_chars_end(cut.strip) if cut.strip else text)
+
+    message = pl.when(fits).then(pl.col("text").str.slice(cut.message)).otherwise(pl.col("text"))
+    columns = _record_columns(header, index, tz, value, fits, message)
+    return (
+        frame.with_columns(_fits=pl.col("text").str.contains(cut.shape))
+        .with_columns(columns)
+        .drop("_fits")
+    )
+
+
+def _record_columns(
+    header: Header,
+    index: int,
+    tz: str,
+    value: Callable[[str], pl.Expr],
+    matched: pl.Expr,
+    message: pl.Expr,
+) -> list[pl.Expr]:
+    """time, level_raw, pid, tid, source, message and header from a header's field values."""
 
     def field_or_null(name: str, dtype: pl.DataType) -> pl.Expr:
         if name in header.fields:
-            value = match.struct.field(name)
-            return value.cast(dtype, strict=False) if dtype != pl.String() else value
+            found = value(name)
+            return found.cast(dtype, strict=False) if dtype != pl.String() else found
         return pl.lit(None, dtype=dtype)
 
     if header.time_format and header.time_format != AUTO_TIME:
-        time = _localise(
-            _fast_time(match.struct.field("time"), header.time_format),
-            "UTC" if header.utc else tz,
-        )
+        time = _localise(_fast_time(value("time"), header.time_format), "UTC" if header.utc else tz)
     else:
         time = pl.lit(None, dtype=pl.Datetime("us"))
-    return (
-        frame.with_columns(_match=pl.col("text").str.extract_groups(regex))
-        .with_columns(
-            time.alias("time"),
-            field_or_null("level", pl.String()).alias("level_raw"),
-            field_or_null("pid", pl.Int32()).alias("pid"),
-            field_or_null("tid", pl.Int32()).alias("tid"),
-            field_or_null("source", pl.String()).alias("source"),
-            message.alias("message"),
-            pl.when(matched)
-            .then(pl.lit(index, pl.Int16))
-            .otherwise(pl.lit(-1, pl.Int16))
-            .alias("header"),
-        )
-        .drop("_match")
-    )
+    return [
+        time.alias("time"),
+        field_or_null("level", pl.String()).alias("level_raw"),
+        field_or_null("pid", pl.Int32()).alias("pid"),
+        field_or_null("tid", pl.Int32()).alias("tid"),
+        field_or_null("source", pl.String()).alias("source"),
+        message.alias("message"),
+        pl.when(matched)
+        .then(pl.lit(index, pl.Int16))
+        .otherwise(pl.lit(-1, pl.Int16))
+        .alias("header"),
+    ]
+
+
+#: A header's cut runs first when at least this share of the sampled lines has its shape.
+_CUT_SHARE = 0.5
+
+
+def _first_pass(
+    lines: pl.DataFrame, fmt: LogFormat, first: int, tz: str
+) -> tuple[pl.DataFrame, bool]:
+    """The records after the first header's pass over every line, and whether it was its cut
+    (then the lines out of shape are still to be read by that header's regex)."""
+    header = fmt.headers[first]
+    cut = header.cut is not None and _share_in_shape(lines, header) >= _CUT_SHARE
+    run = _with_cut if cut else _with_header
+    frame = run(lines.lazy(), header, first, tz).drop("text").collect(engine="streaming")
+    return frame, cut
+
+
+def _share_in_shape(lines: pl.DataFrame, header: Header) -> float:
+    assert header.cut is not None
+    sample = _sample(lines)
+    shape = _compile(header.cut.shape)
+    return sum(1 for text in sample if shape.match(text)) / max(len(sample), 1)
 
 
 def _apply_other_headers(

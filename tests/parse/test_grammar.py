@@ -6,6 +6,7 @@ made of its pieces' samples, so adding a time form or a prefix as data is tested
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from pathlib import Path
 
@@ -136,6 +137,38 @@ def test_records_glued_on_one_line_are_split_at_each_header():
     assert result.lines + result.glued_records == (
         result.header_lines + result.continuation_lines + result.unparsed_lines
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[00003604:00002604, 2018/08/13, 03:08:22.405, WARN ] a "
+        "[00003604:00002604, 2018/08/13, 03:08:22.406, WARN ] b\n",
+        "[00003604:00002604, 2018/08/13, 03:08:22.405, WARN ] a, b, c\n",
+        "x [1:2, 2018/08/13, y [3:4, 2018/8/1, z\n",
+        "no comma here [1:2 2018/08/13 [3:4 2018/8/1\n",
+    ],
+)
+def test_the_glue_literal_only_skips_lines_the_glue_cannot_split(text: str):
+    fmt = FORMATS["wahostbootstrapper"]
+    assert fmt.glue_literals == (", ",)  # from parsers/_grammar.toml
+    every_line = dataclasses.replace(fmt, glue_literals=())
+    fast, slow = parse_text(text.encode(), fmt), parse_text(text.encode(), every_line)
+    assert fast.records.equals(slow.records)
+    assert fast.glued_records == slow.glued_records
+
+
+def test_glue_literals_are_used_only_when_every_glue_declares_one(tmp_path: Path):
+    (tmp_path / "_more.toml").write_text(
+        """
+[blocks.semicolon]
+regex = '<{time}> '
+glue = '<[0-9]{4}-'
+sample = "<{time}> "
+""",
+        encoding="utf-8",
+    )
+    assert load_formats([tmp_path])["wahostbootstrapper"].glue_literals == ()
 
 
 def test_a_time_anywhere_near_the_start_of_an_unknown_line_is_found():
