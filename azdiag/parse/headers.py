@@ -1,0 +1,206 @@
+"""The header grammars' passes over a batch's lines: which grammar runs first, the first pass
+(by regex captures, or by position for a header's usual shape: its ``cut``), then the other
+grammars on the lines still unexplained.
+
+Split from :mod:`azdiag.parse.engine`, which calls ``first_pass`` and ``apply_other_headers``
+for every batch. Each pass adds the record columns (``time``, ``level_raw``, ``pid``, ``tid``,
+``source``, ``message``, ``header``: the grammar's index, -1 where none matched).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from azdiag.knowledge.formats import Header, LogFormat, _compile
+from azdiag.parse.timestamps import AUTO_TIME, _fast_time, _head_regex, _localise, _scatter
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+
+#: How many lines of a batch are tried against every header to choose the order of the passes.
+_ORDER_SAMPLE = 200
+
+
+def header_order(lines: pl.DataFrame, fmt: LogFormat) -> list[int]:
+    """The order in which the headers run over a batch: most matches on a sample first.
+
+    The first header runs over every line and each further one only over what is left, so a
+    file in an unusual (composed) shape must not pay a pass per grammar before its own. Ties
+    keep the format's order: declared headers first, then the composed ones.
+    """
+    if len(fmt.headers) == 1:
+        return [0]
+    sample = _sample(lines)
+    first = _compile(fmt.headers[0].regex)
+    if sum(1 for text in sample if not first.match(text)) * 10 <= len(sample):
+        return list(range(len(fmt.headers)))  # the usual shape: no need to rank the rest
+    compiled = [_compile(h.regex) for h in fmt.headers]
+    matched = [False] * len(sample)
+    hits = [0] * len(compiled)
+    for i, regex in enumerate(compiled):
+        for j, text in enumerate(sample):
+            if not matched[j] and regex.match(text):
+                matched[j] = True
+                hits[i] += 1
+    return sorted(range(len(compiled)), key=lambda i: (-hits[i], i))
+
+
+def _sample(lines: pl.DataFrame) -> list[str]:
+    """The lines that stand for a batch: its head, and its tail (generations may differ)."""
+    sample = lines.head(_ORDER_SAMPLE)["text"].to_list()
+    if len(lines) > _ORDER_SAMPLE:
+        sample += lines.tail(_ORDER_SAMPLE // 2)["text"].to_list()
+    return sample
+
+
+def _with_header(frame: pl.LazyFrame, header: Header, index: int, tz: str) -> pl.LazyFrame:
+    """Add the record columns one header grammar gives ``text`` (nulls where it does not match).
+
+    The regex runs once into a struct column; every field is read from that struct.
+    """
+    regex, cut = _head_regex(header)
+    match = pl.col("_match")
+    matched = match.struct.field("_head" if cut else "message").is_not_null()
+    if cut:  # an unmatched line has no head: all of it is the message
+        # the head is the text's own prefix: stripping it beats counting its characters
+        message = pl.col("text").str.strip_prefix(match.struct.field("_head").fill_null(""))
+    else:
+        message = pl.when(matched).then(match.struct.field("message")).otherwise(pl.col("text"))
+    columns = _record_columns(header, index, tz, match.struct.field, matched, message)
+    return (
+        frame.with_columns(_match=pl.col("text").str.extract_groups(regex))
+        .with_columns(columns)
+        .drop("_match")
+    )
+
+
+def _with_cut(frame: pl.LazyFrame, header: Header, index: int, tz: str) -> pl.LazyFrame:
+    """The columns of ``_with_header`` for the lines in the header's usual shape (its ``cut``),
+    read by position after one regex pass without captures; other lines are left unmatched."""
+    assert header.cut is not None
+    cut = header.cut
+    fits = pl.col("_fits")
+
+    def value(name: str) -> pl.Expr:
+        start, length = cut.fields[name]
+        text = pl.col("text").str.slice(start, length)
+        return pl.when(fits).then(text.str.strip_chars_end(cut.strip) if cut.strip else text)
+
+    message = pl.when(fits).then(pl.col("text").str.slice(cut.message)).otherwise(pl.col("text"))
+    columns = _record_columns(header, index, tz, value, fits, message)
+    return (
+        frame.with_columns(_fits=pl.col("text").str.contains(cut.shape))
+        .with_columns(columns)
+        .drop("_fits")
+    )
+
+
+def _record_columns(
+    header: Header,
+    index: int,
+    tz: str,
+    value: Callable[[str], pl.Expr],
+    matched: pl.Expr,
+    message: pl.Expr,
+) -> list[pl.Expr]:
+    """time, level_raw, pid, tid, source, message and header from a header's field values."""
+
+    def field_or_null(name: str, dtype: pl.DataType) -> pl.Expr:
+        if name in header.fields:
+            found = value(name)
+            return found.cast(dtype, strict=False) if dtype != pl.String() else found
+        return pl.lit(None, dtype=dtype)
+
+    if header.time_format and header.time_format != AUTO_TIME:
+        time = _localise(_fast_time(value("time"), header.time_format), "UTC" if header.utc else tz)
+    else:
+        time = pl.lit(None, dtype=pl.Datetime("us"))
+    return [
+        time.alias("time"),
+        field_or_null("level", pl.String()).alias("level_raw"),
+        field_or_null("pid", pl.Int32()).alias("pid"),
+        field_or_null("tid", pl.Int32()).alias("tid"),
+        field_or_null("source", pl.String()).alias("source"),
+        message.alias("message"),
+        pl.when(matched)
+        .then(pl.lit(index, pl.Int16))
+        .otherwise(pl.lit(-1, pl.Int16))
+        .alias("header"),
+    ]
+
+
+#: A header's cut runs first when at least this share of the sampled lines has its shape.
+_CUT_SHARE = 0.5
+
+
+def first_pass(
+    lines: pl.DataFrame, fmt: LogFormat, first: int, tz: str
+) -> tuple[pl.DataFrame, bool]:
+    """The records after the first header's pass over every line, and whether it was its cut
+    (then the lines out of shape are still to be read by that header's regex)."""
+    header = fmt.headers[first]
+    cut = header.cut is not None and _share_in_shape(lines, header) >= _CUT_SHARE
+    run = _with_cut if cut else _with_header
+    frame = run(lines.lazy(), header, first, tz).drop("text").collect(engine="streaming")
+    return frame, cut
+
+
+def _share_in_shape(lines: pl.DataFrame, header: Header) -> float:
+    assert header.cut is not None
+    sample = _sample(lines)
+    shape = _compile(header.cut.shape)
+    return sum(1 for text in sample if shape.match(text)) / max(len(sample), 1)
+
+
+def apply_other_headers(
+    frame: pl.DataFrame, lines: pl.DataFrame, fmt: LogFormat, order: Iterable[int], tz: str
+) -> pl.DataFrame:
+    """Try the remaining grammars on the lines the first one left, and write their fields back.
+
+    One pass of what any header can begin with (``start_regex``) first picks the lines a
+    grammar can match, so stack traces and other continuation lines do not pay one pass per
+    grammar.
+    """
+    order = list(order)
+    rest = frame["header"] == -1
+    if not order or not rest.any():
+        return frame
+    positions = rest.arg_true()
+    if fmt.start_regex:
+        candidate = lines["text"].gather(positions).str.contains(fmt.start_regex)
+        positions = positions.filter(candidate.fill_null(False))
+    if 0 < positions.len() <= _FEW_LINES:
+        order = _claiming(lines["text"].gather(positions).to_list(), fmt, order)
+    for index in order:
+        if positions.len() == 0:
+            break
+        parsed = _with_header(lines[positions].lazy(), fmt.headers[index], index, tz).collect()
+        hit = parsed["header"] >= 0
+        if hit.any():
+            parsed = parsed.filter(hit)
+            # the fields of unmatched rows are null already: only what this grammar found
+            found = [c for c in parsed.columns if parsed[c].null_count() < parsed.height]
+            frame = _scatter(frame, positions.filter(hit), parsed.select(found))
+            positions = positions.filter(~hit)
+    return frame
+
+
+#: Up to this many lines left after the first grammar, the grammars that match none of them
+#: are found in Python and skipped: a pass of polars costs about 2.5 ms whatever it reads, and a
+#: format has over a hundred composed grammars (a line that only the last one reads, such as a
+#: TraceSource line without a time, would cost them all).
+_FEW_LINES = 5_000
+
+
+def _claiming(texts: list[str], fmt: LogFormat, order: list[int]) -> list[int]:
+    """The grammars of ``order`` (in that order) that are the first to match one of ``texts``."""
+    compiled = [(index, _compile(fmt.headers[index].regex)) for index in order]
+    claimed = set()
+    for text in texts:
+        index = next((i for i, regex in compiled if regex.match(text)), None)
+        if index is not None:
+            claimed.add(index)
+    return [index for index in order if index in claimed]
