@@ -107,10 +107,10 @@ def build_model(
     Keys: tool, generated_at, input, time_zone, window, overall, instances (every instance, in the
     verdicts' order; ``detailed`` says whether it is drawn in full; ``cycle_count`` counts its
     cycles, ``cycles`` holds the latest :data:`RECENT_CYCLES` of them, or the Gantt's share when
-    drawn in full), summary (instance rows in
-    reading order, capped, with ``healthy``: the healthy instances' names), workflow, findings
-    (in full, capped) and more_findings (the rest as rows), timeline, events, inventory,
-    warnings and counts (totals for the table of contents)."""
+    drawn in full, with ``runs`` and ``run_count``), summary (instance rows in reading order,
+    capped, with ``healthy``: the healthy instances' names), workflow, findings (in full,
+    capped) and more_findings (the rest as rows), timeline, events, inventory, warnings and
+    counts (totals for the table of contents)."""
     ingested = analysis.ingested
     start, end = ingested.window
     findings_of: dict[str | None, list[Finding]] = defaultdict(list)
@@ -254,13 +254,14 @@ def _cycles(instances: list[dict[str, Any]], analysis: Analysis) -> None:
         inst["detailed"] = True
         inst["runs"] = mine["runs"]  # the latest RUN_ROWS_TOTAL / len(chosen)
         inst["run_count"] = mine["count"]
-    drawn = {
-        (inst["id"] or "", cycle["cycle"]): cycle
+    # a run's sample and the same cycle among the latest are two rows: both get the bars
+    drawn = [
+        ((inst["id"] or "", cycle["cycle"]), cycle)
         for inst in chosen
         for cycle in [*(run["sample"] for run in inst["runs"]), *inst["cycles"][-gantt_rows:]]
-    }
-    stages = stage_times_for(analysis.stage_times, set(drawn))
-    for key, cycle in drawn.items():
+    ]
+    stages = stage_times_for(analysis.stage_times, {key for key, _ in drawn})
+    for key, cycle in drawn:
         cycle["stages"] = stages.get(key, [])
     for inst in chosen:
         inst["gantt"] = gantt(

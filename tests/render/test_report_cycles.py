@@ -64,8 +64,10 @@ class CyclesTable(HTMLParser):
         classes = (attributes.get("class") or "").split()
         sink = self._sinks[-1] if self._sinks else None
         if tag == "tr" and "run" in classes:
-            self.runs.append({**attributes, "label": [], "when": [], "listed": []})
+            self.runs.append({**attributes, "label": [], "when": [], "listed": [], "bars": 0})
             sink = None
+        elif tag == "rect" and self.runs and "bar" in classes:
+            self.runs[-1]["bars"] += 1
         elif tag == "td" and "run-label" in classes:
             sink = self.runs[-1]["label"]
         elif tag == "td" and "run-when" in classes:
@@ -112,6 +114,7 @@ def test_identical_failing_cycles_are_one_row_naming_the_range(s10):
     first_start, last_end = cycles["start"][0], cycles["end"][-1]
     assert when == f"{_short_time(first_start.isoformat())} → {_short_time(last_end.isoformat())}"
     assert len(table.runs[0]["listed"]) == total  # under the cap: each is listed on demand
+    assert table.runs[0]["bars"] > 1  # the stages of the run's last cycle, drawn to scale
 
 
 def test_a_differing_cycle_breaks_the_run(s10):
@@ -132,6 +135,7 @@ def test_a_differing_cycle_breaks_the_run(s10):
     assert labels[0].startswith(f"cycles 1–{odd - 1}: failed at onstart")
     assert labels[1].startswith(f"cycle {odd}: failed at startup_tasks")
     assert labels[2].startswith(f"cycles {odd + 1}–{total}: failed at onstart")
+    assert all(run["bars"] for run in table.runs)
 
 
 def test_capped_lists_name_where_the_rest_is(s10, monkeypatch):
