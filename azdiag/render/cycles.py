@@ -7,8 +7,9 @@ cycles inside it are listed only on demand (capped). The Gantt overview draws ev
 last :data:`MAX_GANTT_CYCLES` of them) as one thin row, one SVG path per stage kind so that its
 size grows by a few bytes per cycle.
 
-All functions read the ``cycles`` and ``stage_times`` frames of :mod:`azdiag.timeline.build` once:
-the cost is linear in cycles whatever the number of instances.
+The grouping is done in polars, in one pass over the ``cycles`` and ``stage_times`` frames of
+:mod:`azdiag.timeline.build`: Python only sees rows the page shows (runs, the latest cycles, the
+cycles drawn with their stages), so a month of restarts costs the page what a day does.
 """
 
 from __future__ import annotations
@@ -26,34 +27,143 @@ MAX_GANTT_CYCLES = 300
 GANTT_WIDTH = 1000
 #: Height budget of the Gantt overview in pixels: rows get thinner as cycles get more numerous.
 GANTT_HEIGHT = 360
+#: What makes two consecutive cycles alike: how they ended and which stages they went through.
+SHAPE = ("outcome", "last_stage", "failure_event", "stages")
 
 
-def cycles_by_instance(cycles: pl.DataFrame) -> dict[str, list[dict[str, Any]]]:
-    """Each instance's cycles in order, as plain rows (one pass over the frame).
+def ordered_cycles(cycles: pl.DataFrame) -> pl.DataFrame:
+    """The ``cycles`` frame by instance and number (an instance without a name as ``""``), with
+    ``_from_end`` (1 for an instance's last cycle) and ``_run`` (the same number for consecutive
+    alike cycles of one instance): what :func:`latest_cycles` and :func:`runs_by_instance`
+    read."""
+    no_stages = pl.lit([], dtype=pl.List(pl.String))
+    changed = [pl.col(c).ne_missing(pl.col(c).shift(1)) for c in ("instance", *SHAPE)]
+    return (
+        cycles.lazy()
+        .with_columns(pl.col("instance").fill_null(""), pl.col("stages").fill_null(no_stages))
+        .sort("instance", "cycle")
+        .with_columns(
+            (pl.len() - pl.int_range(pl.len())).over("instance").alias("_from_end"),
+            pl.any_horizontal(pl.int_range(pl.len()) == 0, *changed).cum_sum().alias("_run"),
+        )
+        .collect()
+    )
 
-    Keys of a row: cycle (int), start and end (ISO 8601 UTC or None), seconds (float or None),
-    outcome, last_stage, failure_event (str or None), observed_start (bool), reached (the ids of
-    the stages reached, in order)."""
-    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    columns = (
-        "instance",
+
+def _rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    """The report's cycle rows of ``frame`` (ordered rows of the cycles frame): cycle (int),
+    start and end (ISO 8601 UTC or None), seconds (float or None), outcome, last_stage,
+    failure_event (str or None), observed_start (bool), reached (the ids of the stages reached,
+    in order)."""
+    return frame.select(
         "cycle",
-        "start",
-        "end",
+        iso_text("start"),
+        iso_text("end"),
         "seconds",
         "outcome",
         "last_stage",
         "failure_event",
         "observed_start",
-        "stages",
+        pl.col("stages").alias("reached"),
+    ).to_dicts()
+
+
+def latest_cycles(
+    ordered: pl.DataFrame, keep: dict[str, int], default: int
+) -> dict[str, dict[str, Any]]:
+    """Per instance: ``count`` (all its cycles), ``longest`` (seconds of its longest cycle, or
+    None) and ``cycles`` (its latest ``keep[instance]`` cycles, else ``default``, oldest first,
+    as rows of :func:`_rows`), from the frame of :func:`ordered_cycles`."""
+    wanted = pl.DataFrame(
+        {"instance": list(keep), "_keep": list(keep.values())},
+        schema={"instance": pl.String, "_keep": pl.Int64},
     )
-    table = cycles.sort("instance", "cycle").select(
-        *columns[:2], iso_text("start"), iso_text("end"), *columns[4:]
+    totals = ordered.group_by("instance", maintain_order=True).agg(
+        pl.len().alias("count"), pl.col("seconds").max().alias("longest")
     )
-    for row in table.iter_rows(named=True):
-        row["reached"] = row.pop("stages") or []
-        out[row.pop("instance") or ""].append(row)
-    return dict(out)
+    latest = ordered.join(wanted, on="instance", how="left", maintain_order="left").filter(
+        pl.col("_from_end") <= pl.col("_keep").fill_null(default)
+    )
+    out = {
+        name: {"count": count, "longest": longest or None, "cycles": []}
+        for name, count, longest in totals.iter_rows()
+    }
+    for (name,), frame in latest.partition_by("instance", as_dict=True).items():
+        out[str(name)]["cycles"] = _rows(frame)
+    return out
+
+
+def runs_by_instance(
+    ordered: pl.DataFrame,
+    instances: set[str],
+    listed: int = MAX_RUN_LIST,
+    latest: int | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Consecutive alike cycles of each of ``instances`` collapsed into runs.
+
+    Per instance: ``count`` (its runs) and ``runs``, oldest first (only the ``latest`` ones when
+    given: cycles that alternate give many runs, and the page shows the latest). Each run:
+    first and last (cycle numbers), count, start (of its first cycle), end (of its last),
+    outcome, last_stage, failure_event, seconds_min and seconds_max (None when no cycle of the
+    run has a duration), label (one sentence), sample (its last cycle, a row of :func:`_rows`)
+    and cycles (each cycle's number, start and seconds; the latest ``listed`` cycles of the
+    instance are listed, older runs list fewer or none). ``ordered`` is the frame of
+    :func:`ordered_cycles`."""
+    if not instances:
+        return {}
+    mine = ordered.lazy().filter(pl.col("instance").is_in(list(instances)))
+    grouped = (
+        mine.group_by("_run", maintain_order=True)
+        .agg(
+            pl.col("instance").first(),
+            pl.col("cycle").first().alias("first"),
+            pl.col("cycle").last().alias("last"),
+            pl.len().alias("count"),
+            pl.col("start").first().alias("run_start"),
+            pl.col("end").last().alias("run_end"),
+            pl.col("seconds").min().alias("seconds_min"),
+            pl.col("seconds").max().alias("seconds_max"),
+            pl.all().exclude("instance", "_run", "_from_end").last(),  # the last cycle: sample
+        )
+        .with_columns(
+            pl.len().over("instance").alias("_runs"),
+            (pl.len() - pl.int_range(pl.len())).over("instance").alias("_from_end"),
+        )
+        .filter(pl.col("_from_end") <= (latest if latest is not None else pl.col("_runs")))
+        .collect()
+    )
+    members: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    listed_rows = mine.filter(pl.col("_from_end") <= listed).select(
+        "_run", "cycle", iso_text("start"), "seconds"
+    )
+    for run, cycle, start, seconds in listed_rows.collect().iter_rows():
+        members[run].append({"cycle": cycle, "start": start, "seconds": seconds})
+    heads = grouped.select(
+        "_run",
+        "_runs",
+        "instance",
+        "first",
+        "last",
+        "count",
+        iso_text("run_start").alias("start"),
+        iso_text("run_end").alias("end"),
+        "seconds_min",
+        "seconds_max",
+    )
+    out: dict[str, dict[str, Any]] = {}
+    for head, sample in zip(heads.iter_rows(named=True), _rows(grouped), strict=True):
+        number, total, instance = head.pop("_run"), head.pop("_runs"), head.pop("instance")
+        run = {
+            **head,
+            "outcome": sample["outcome"],
+            "last_stage": sample["last_stage"],
+            "failure_event": sample["failure_event"],
+            "sample": sample,
+            "cycles": members.get(number, []),
+        }
+        run["label"] = run_label(run)
+        out.setdefault(instance, {"count": total, "runs": []})["runs"].append(run)
+    return out
 
 
 def iso_text(column: str) -> pl.Expr:
@@ -68,17 +178,21 @@ def iso_text(column: str) -> pl.Expr:
 
 
 def stage_times_for(
-    stage_times: pl.DataFrame, instances: set[str]
+    stage_times: pl.DataFrame, cycles: set[tuple[str, int]]
 ) -> dict[tuple[str, int], list[dict[str, Any]]]:
-    """Time spent in each stage, per (instance, cycle), for the given instances only.
+    """Time spent in each stage, per (instance, cycle), for the given cycles only (a semi join:
+    the cost is one pass over the stage table, and Python sees only the rows asked for).
 
     Each item: stage (id), entered (ISO 8601 UTC or None), seconds (float or None)."""
     out: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
-    if not instances:
+    if not cycles:
         return {}
+    wanted = pl.DataFrame(
+        list(cycles), schema={"instance": pl.String, "cycle": pl.UInt32}, orient="row"
+    )
     mine = (
         stage_times.lazy()
-        .filter(pl.col("instance").is_in(list(instances)))
+        .join(wanted.lazy(), on=["instance", "cycle"], how="semi")
         .sort("instance", "cycle", "order")
         .select("instance", "cycle", "stage", iso_text("entered"), "seconds")
         .collect()
@@ -86,65 +200,6 @@ def stage_times_for(
     for instance, cycle, stage, entered, seconds in mine.iter_rows():
         out[(instance, cycle)].append({"stage": stage, "entered": entered, "seconds": seconds})
     return dict(out)
-
-
-def _shape(cycle: dict[str, Any]) -> tuple[Any, ...]:
-    """What makes two cycles alike: how they ended and which stages they went through."""
-    return (
-        cycle["outcome"],
-        cycle["last_stage"],
-        cycle["failure_event"],
-        tuple(cycle["reached"]),
-    )
-
-
-def runs(cycles: list[dict[str, Any]], listed: int = MAX_RUN_LIST) -> list[dict[str, Any]]:
-    """Consecutive alike cycles collapsed into runs, oldest first.
-
-    Each run: first and last (cycle numbers), count, start (of its first cycle), end (of its
-    last), outcome, last_stage, failure_event, seconds_min and seconds_max (None when no cycle
-    of the run has a duration), label (one sentence), sample (its last cycle, with the stage
-    bars) and cycles (each cycle's number, start and seconds; the latest ``listed`` cycles of
-    the instance are listed, older runs may list none)."""
-    out: list[dict[str, Any]] = []
-    for cycle in cycles:
-        if out and _shape(out[-1]["sample"]) == _shape(cycle):
-            run = out[-1]
-        else:
-            run = {"members": [], "sample": cycle}
-            out.append(run)
-        run["members"].append(cycle)
-        run["sample"] = cycle
-    budget = listed
-    collapsed: list[dict[str, Any]] = []
-    for run in reversed(out):  # the latest cycles are the ones listed when the budget runs out
-        collapsed.append(_run(run["members"], budget))
-        budget = max(0, budget - len(run["members"]))
-    return collapsed[::-1]
-
-
-def _run(members: list[dict[str, Any]], budget: int) -> dict[str, Any]:
-    first, last = members[0], members[-1]
-    durations = [c["seconds"] for c in members if c["seconds"] is not None]
-    run = {
-        "first": first["cycle"],
-        "last": last["cycle"],
-        "count": len(members),
-        "start": first["start"],
-        "end": last["end"],
-        "outcome": last["outcome"],
-        "last_stage": last["last_stage"],
-        "failure_event": last["failure_event"],
-        "seconds_min": min(durations) if durations else None,
-        "seconds_max": max(durations) if durations else None,
-        "sample": last,
-        "cycles": [
-            {"cycle": c["cycle"], "start": c["start"], "seconds": c["seconds"]}
-            for c in (members[-budget:] if budget else [])
-        ],
-    }
-    run["label"] = run_label(run)
-    return run
 
 
 def run_label(run: dict[str, Any]) -> str:
@@ -167,8 +222,10 @@ def gantt(
     stages: dict[tuple[str, int], list[dict[str, Any]]],
     instance: str,
     rows: int = MAX_GANTT_CYCLES,
+    total: int | None = None,
 ) -> dict[str, Any]:
-    """The overview of every cycle of an instance (the latest ``rows`` of them).
+    """The overview of every cycle of an instance (the latest ``rows`` of them; ``cycles`` may
+    hold only the latest ones, ``total`` then counts them all).
 
     Returns width and height (SVG user units), row (height of one cycle's row), paths (one per
     stage id: ``{"stage", "d"}``, an SVG path of the rectangles of that stage in all cycles),
@@ -193,6 +250,6 @@ def gantt(
         "row": row,
         "paths": [{"stage": stage, "d": "".join(parts)} for stage, parts in shapes.items()],
         "shown": len(drawn),
-        "total": len(cycles),
+        "total": len(cycles) if total is None else total,
         "longest": longest,
     }

@@ -164,13 +164,13 @@ def notebook_html(analysis: Any, diagnosis: Any) -> str:
     """The HTML a notebook shows for an :class:`~azdiag.timeline.analysis.Analysis`: the
     overall verdict and a table of instances (outcome, severity, verdict, stage, cycles), failing
     ones first, at most :data:`NOTEBOOK_ROWS` rows."""
-    from azdiag.render.cycles import cycles_by_instance
+    from azdiag.render.cycles import latest_cycles, ordered_cycles
     from azdiag.render.model import OUTCOMES
 
-    cycles = cycles_by_instance(analysis.cycles)
+    cycles = latest_cycles(ordered_cycles(analysis.cycles), {}, 0)
     rows = []
     for verdict in diagnosis.verdicts:
-        mine = cycles.get(verdict.instance or "", [])
+        mine = cycles.get(verdict.instance or "", {"count": 0})
         stage = verdict.to_dict().get("stage")
         rows.append(
             {
@@ -179,7 +179,7 @@ def notebook_html(analysis: Any, diagnosis: Any) -> str:
                 "severity": verdict.finding.rule.severity if verdict.finding else None,
                 "summary": verdict.summary,
                 "stage": f"{stage['component']}/{stage['step']} {stage['name']}" if stage else None,
-                "cycles": len(mine),
+                "cycles": mine["count"],
             }
         )
     rank = {name: i for i, name in enumerate(OUTCOMES)}

@@ -43,13 +43,14 @@ def report_dict(analysis: Analysis, diagnosis: Diagnosis, *, timestamp: bool = T
         "time": analysis.collection_time.to_dict(),
         "warnings": list(analysis.warnings),
     }
+    cycles_of = _cycles_by_instance(analysis.cycles)
     report["instances"] = [
         {
             "id": verdict.instance,
             "role": (verdict.instance or "").split("_IN_")[0] or None,
             "outcome": verdict.outcome,
             "completeness": verdict.completeness.to_dict() if verdict.completeness else None,
-            "cycles": _cycles(analysis.cycles, verdict.instance),
+            "cycles": cycles_of.get(verdict.instance, []) if verdict.instance else [],
             "verdict": verdict.to_dict(),
         }
         for verdict in diagnosis.verdicts
@@ -91,25 +92,28 @@ def _file(f: Any) -> dict[str, Any]:
     }
 
 
-def _cycles(cycles: pl.DataFrame, instance: str | None) -> list[dict[str, Any]]:
-    rows = cycles.filter(pl.col("instance") == instance).sort("cycle").iter_rows(named=True)
-    return [
-        {
-            "cycle": row["cycle"],
-            "start": iso(row["start"]),
-            "end": iso(row["end"]),
-            "observed_start": row["observed_start"],
-            "opened_by": row["opened_by"],
-            "stages": list(row["stages"] or []),
-            "last_stage": row["last_stage"],
-            "outcome": row["outcome"],
-            "ready_at": iso(row["ready_at"]),
-            "failure_event": row["failure_event"],
-            "failure_at": iso(row["failure_at"]),
-            "seconds": row["seconds"],
-        }
-        for row in rows
-    ]
+def _cycles_by_instance(cycles: pl.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    """Every instance's cycles in order, grouped in one pass over the frame (not one filter of
+    the whole frame per instance)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for row in cycles.sort("instance", "cycle").iter_rows(named=True):
+        out.setdefault(row["instance"], []).append(
+            {
+                "cycle": row["cycle"],
+                "start": iso(row["start"]),
+                "end": iso(row["end"]),
+                "observed_start": row["observed_start"],
+                "opened_by": row["opened_by"],
+                "stages": list(row["stages"] or []),
+                "last_stage": row["last_stage"],
+                "outcome": row["outcome"],
+                "ready_at": iso(row["ready_at"]),
+                "failure_event": row["failure_event"],
+                "failure_at": iso(row["failure_at"]),
+                "seconds": row["seconds"],
+            }
+        )
+    return out
 
 
 def finding_dict(finding: Finding) -> dict[str, Any]:

@@ -60,9 +60,9 @@ def render_markdown(model: dict[str, Any], *, max_cycles: int = 30) -> str:
         ]
     out += ["## Start-up cycles", ""]
     for inst in model["instances"]:
-        cycles = inst["cycles"]
+        cycles, total = inst["cycles"][-max_cycles:], inst["cycle_count"]
         out += [
-            f"### {inst['id']} ({len(cycles)} cycle(s))",
+            f"### {inst['id']} ({total} cycle(s))",
             "",
             "| # | start | outcome | last stage | seconds |",
             "|---|---|---|---|---|",
@@ -70,10 +70,10 @@ def render_markdown(model: dict[str, Any], *, max_cycles: int = 30) -> str:
         out += [
             f"| {c['cycle']} | {_when(c['start'])} | {c['outcome']} | {c['last_stage'] or '-'} "
             f"| {'unknown' if c['seconds'] is None else round(c['seconds'], 1)} |"
-            for c in cycles[-max_cycles:]
+            for c in cycles
         ]
-        if len(cycles) > max_cycles:
-            out.append(f"\n(the last {max_cycles} of {len(cycles)} cycles)")
+        if total > len(cycles):
+            out.append(f"\n(the last {len(cycles)} of {total} cycles)")
         out.append("")
     out += _traffic(model.get("traffic") or [])
     out.append(f"_azdiag {model['tool']['version']}, {model['tool']['rules']} rules._")

@@ -25,7 +25,13 @@ from azdiag.diagnosis.engine import Diagnosis
 from azdiag.diagnosis.findings import Finding
 from azdiag.diagnosis.verdict import OUTCOMES as VERDICT_OUTCOMES
 from azdiag.knowledge.workflow import load_workflow
-from azdiag.render.cycles import cycles_by_instance, gantt, runs, stage_times_for
+from azdiag.render.cycles import (
+    gantt,
+    latest_cycles,
+    ordered_cycles,
+    runs_by_instance,
+    stage_times_for,
+)
 from azdiag.render.json import finding_dict
 from azdiag.render.requests_view import traffic_chart
 from azdiag.timeline.analysis import Analysis
@@ -74,7 +80,9 @@ MAX_HEALTHY_NAMES = 5000
 #: Rows of the cycles section over all the instances drawn (each gets its share, at least 20):
 #: runs of alike cycles, cycles listed inside the runs, and rows of the Gantt overviews.
 RUN_ROWS_TOTAL = 300
-LISTED_CYCLES_TOTAL = 1200
+LISTED_CYCLES_TOTAL = 400
+#: Latest cycles kept per instance that is not drawn in full (the Markdown report lists them).
+RECENT_CYCLES = 30
 GANTT_ROWS_TOTAL = 1200
 #: Files in the inventory table (files with an error, then the least parsed, first).
 MAX_INVENTORY_ROWS = 400
@@ -97,18 +105,19 @@ def build_model(
     """Everything the report shows, as JSON-able data.
 
     Keys: tool, generated_at, input, time_zone, window, overall, instances (every instance, in the
-    verdicts' order; ``detailed`` says whether it is drawn in full), summary (instance rows in
-    reading order, capped, with ``healthy``: the healthy instances' names), workflow, findings
-    (in full, capped) and more_findings (the rest as rows), timeline, events, inventory,
-    warnings and counts (totals for the table of contents)."""
+    verdicts' order; ``detailed`` says whether it is drawn in full; ``cycle_count`` counts its
+    cycles, ``cycles`` holds the latest :data:`RECENT_CYCLES` of them, or the Gantt's share when
+    drawn in full, with ``runs`` and ``run_count``), summary (instance rows in reading order,
+    capped, with ``healthy``: the healthy instances' names), workflow, findings (in full,
+    capped) and more_findings (the rest as rows), timeline, events, inventory, warnings and
+    counts (totals for the table of contents)."""
     ingested = analysis.ingested
     start, end = ingested.window
     findings_of: dict[str | None, list[Finding]] = defaultdict(list)
     for finding in diagnosis.findings:
         findings_of[finding.instance].append(finding)
-    cycles_of = cycles_by_instance(analysis.cycles)
-    instances = [_instance(v, findings_of[v.instance], cycles_of) for v in diagnosis.verdicts]
-    _detail(instances, analysis)
+    instances = [_instance(v, findings_of[v.instance]) for v in diagnosis.verdicts]
+    _cycles(instances, analysis)
     detailed = [inst for inst in instances if inst["detailed"]]
     full = diagnosis.findings[:MAX_FULL_FINDINGS]
     contexts = _contexts(full, analysis)
@@ -167,11 +176,8 @@ def _workflow() -> dict[str, Any]:
     }
 
 
-def _instance(
-    verdict: Any, findings: list[Finding], cycles_of: dict[str, list[dict[str, Any]]]
-) -> dict[str, Any]:
-    cycles = cycles_of.get(verdict.instance or "", [])
-    last = cycles[-1] if cycles else None
+def _instance(verdict: Any, findings: list[Finding]) -> dict[str, Any]:
+    """An instance's row; its cycles are added by :func:`_cycles`."""
     finding = verdict.finding
     return {
         "id": verdict.instance,
@@ -183,9 +189,9 @@ def _instance(
         if finding
         else ("ok" if verdict.outcome == "healthy" else verdict.outcome),
         "completeness": verdict.completeness.to_dict() if verdict.completeness else None,
-        "cycles": cycles,
-        "cycle_count": len(cycles),
-        "last_cycle": last,
+        "cycles": [],
+        "cycle_count": 0,
+        "last_cycle": None,
         "failing_stage": finding.stage.get("id") if finding else None,
         "counts": {level: sum(f.rule.severity == level for f in findings) for level in LEVELS},
         "detailed": False,
@@ -219,23 +225,48 @@ def _needing_a_look(instances: list[dict[str, Any]]) -> list[dict[str, Any]]:
     )
 
 
-def _detail(instances: list[dict[str, Any]], analysis: Analysis) -> None:
-    """Mark the instances drawn in full and give them stage bars, runs and a Gantt overview."""
+def _cycles(instances: list[dict[str, Any]], analysis: Analysis) -> None:
+    """Give every instance its cycle count and latest cycles, and the instances drawn in full
+    (marked ``detailed``) their runs of alike cycles, a Gantt overview and stage bars.
+
+    The cycles frame is ordered and cut into runs once (:mod:`azdiag.render.cycles`); stage
+    times are read only for the cycles drawn with their stages (each shown run's sample, the
+    Gantt's rows), in one pass over the stage table."""
     chosen = (
         instances if len(instances) <= MAX_DETAILED else _needing_a_look(instances)[:MAX_DETAILED]
     )
+    gantt_rows = _share(GANTT_ROWS_TOTAL, len(chosen))
+    ordered = ordered_cycles(analysis.cycles)
     names = {inst["id"] or "" for inst in chosen}
-    stages = stage_times_for(analysis.stage_times, names)
+    latest = latest_cycles(ordered, dict.fromkeys(names, gantt_rows), RECENT_CYCLES)
+    shown = _share(RUN_ROWS_TOTAL, len(chosen))
+    runs_of = runs_by_instance(
+        ordered, names, _share(LISTED_CYCLES_TOTAL, len(chosen)), latest=shown
+    )
+    for inst in instances:
+        mine = latest.get(inst["id"] or "", {"count": 0, "longest": None, "cycles": []})
+        inst["cycles"] = mine["cycles"]
+        inst["cycle_count"] = mine["count"]
+        inst["last_cycle"] = mine["cycles"][-1] if mine["cycles"] else None
+        inst["longest"] = mine["longest"]
     for inst in chosen:
-        name = inst["id"] or ""
+        mine = runs_of.get(inst["id"] or "", {"count": 0, "runs": []})
         inst["detailed"] = True
-        inst["cycles"] = [
-            {**c, "stages": stages.get((name, c["cycle"]), [])} for c in inst["cycles"]
-        ]
-        inst["last_cycle"] = inst["cycles"][-1] if inst["cycles"] else None
-        inst["runs"] = runs(inst["cycles"], _share(LISTED_CYCLES_TOTAL, len(chosen)))
-        inst["runs_shown"] = _share(RUN_ROWS_TOTAL, len(chosen))
-        inst["gantt"] = gantt(inst["cycles"], stages, name, _share(GANTT_ROWS_TOTAL, len(chosen)))
+        inst["runs"] = mine["runs"]  # the latest RUN_ROWS_TOTAL / len(chosen)
+        inst["run_count"] = mine["count"]
+    # a run's sample and the same cycle among the latest are two rows: both get the bars
+    drawn = [
+        ((inst["id"] or "", cycle["cycle"]), cycle)
+        for inst in chosen
+        for cycle in [*(run["sample"] for run in inst["runs"]), *inst["cycles"][-gantt_rows:]]
+    ]
+    stages = stage_times_for(analysis.stage_times, {key for key, _ in drawn})
+    for key, cycle in drawn:
+        cycle["stages"] = stages.get(key, [])
+    for inst in chosen:
+        inst["gantt"] = gantt(
+            inst["cycles"], stages, inst["id"] or "", gantt_rows, total=inst["cycle_count"]
+        )
 
 
 def _share(total: int, among: int) -> int:
@@ -298,10 +329,14 @@ def _contexts(findings: list[Finding], analysis: Analysis) -> Context:
         schema={"file": pl.String, "line": pl.UInt32},
         orient="row",
     ).unique()
+    # the wanted files in the events' own file type (an enum): the join then compares codes,
+    # and only the few rows it keeps are turned into text (not every event's message)
+    file_type = analysis.events.schema["file"]
+    near = near.with_columns(pl.col("file").cast(file_type, strict=False)).drop_nulls()
     rows = (
         analysis.events.lazy()
-        .select(pl.col("file").cast(pl.String), "line", pl.col("message").cast(pl.String))
         .join(near.lazy(), on=["file", "line"], how="semi")
+        .select(pl.col("file").cast(pl.String), "line", pl.col("message").cast(pl.String))
         .sort("file", "line")
         .collect()
     )
@@ -347,21 +382,36 @@ def _timeline(
     if start is None or end is None:
         return {"start": None, "end": None, "instances": [], "total": len(diagnosis.verdicts)}
     names = [inst["id"] for inst in detailed]
-    wanted = pl.col("instance").cast(pl.String).is_in([n or "" for n in names])
+    wanted = pl.col("instance").is_in([n or "" for n in names])  # on the enum: no text per row
     t0, t1 = _ms(start) or 0, max((_ms(end) or 0), (_ms(start) or 0) + 1)
     bins = TIME_BINS if len(names) <= 2 else max(MIN_TIME_BINS, TIME_BINS * 2 // len(names))
     width = (t1 - t0) / bins
-    binned = (
-        analysis.events.lazy()
-        .filter(wanted)
-        .select(
-            pl.col("instance").cast(pl.String),
-            pl.col("kind").cast(pl.String),
+    events = analysis.events.lazy()
+    if len(names) < len(diagnosis.verdicts):
+        events = events.filter(wanted)
+    # counted per level on the frame's own (categorical) columns, named and ranked afterwards:
+    # the per-event work stays in one group-by, the text work is per bin
+    counts = (
+        events.group_by(
+            "instance",
+            "kind",
             ((pl.col("time").dt.epoch("ms") - t0) / width)
             .floor()
             .clip(0, bins - 1)
             .cast(pl.Int32)
             .alias("bin"),
+            "level",
+        )
+        .agg(pl.len().alias("n"))
+        .collect()
+    )
+    binned = (
+        counts.lazy()
+        .select(
+            pl.col("instance").cast(pl.String),
+            pl.col("kind").cast(pl.String),
+            "bin",
+            "n",
             pl.col("level")
             .cast(pl.String)
             .replace_strict({lvl: i for i, lvl in enumerate(LEVELS)}, default=1)
@@ -369,7 +419,7 @@ def _timeline(
             .alias("level"),
         )
         .group_by("instance", "kind", "bin")
-        .agg(pl.len().alias("n"), pl.col("level").max().alias("worst"))
+        .agg(pl.col("n").sum(), pl.col("level").max().alias("worst"))
         .sort("instance", "kind", "bin")
         .collect()
     )
@@ -385,9 +435,6 @@ def _timeline(
     )
     planned = pl.col("planned").fill_null(False)
     gaps = _rows_by_instance(analysis.gaps.filter(wanted), *ms, "kind", planned, "seconds")
-    cycles = _rows_by_instance(
-        analysis.cycles.filter(wanted), *ms, "outcome", "last_stage", "cycle"
-    )
     pins: dict[str | None, list[list[Any]]] = defaultdict(list)
     for f in diagnosis.findings:
         pins[f.instance].append([_ms(f.first_seen), f.rule.severity, f.rule.title, f.rule.id])
@@ -399,7 +446,6 @@ def _timeline(
             "states": states.get(name or "", []),
             "gaps": gaps.get(name or "", []),
             "findings": pins.get(name, []),
-            "cycles": cycles.get(name or "", []),
         }
         for name in names
     ]

@@ -42,7 +42,7 @@ def traffic(analysis: Analysis) -> list[dict[str, Any]]:
     events = analysis.events
     if "kind" not in events.columns or events.height == 0:
         return []
-    minutes = events.filter(pl.col("kind").cast(pl.String).is_in([W3SVC, HTTPERR]))
+    minutes = events.filter(pl.col("kind").is_in([W3SVC, HTTPERR]))  # on the enum: no text per row
     if minutes.height == 0:
         return []
     rows = (
@@ -90,9 +90,7 @@ def event_records(analysis: Analysis, cap: int = MAX_EVENT_RECORDS) -> list[dict
     events = analysis.events
     if "kind" not in events.columns or events.height == 0:
         return []
-    records = events.filter(
-        (pl.col("kind").cast(pl.String) == "EventLog") & pl.col("event").is_not_null()
-    )
+    records = events.filter((pl.col("kind") == "EventLog") & pl.col("event").is_not_null())
     if records.height == 0:
         return []
     with_fields = analysis.with_fields(records)
@@ -144,6 +142,10 @@ def traffic_chart(analysis: Analysis) -> list[dict[str, Any]]:
         return round(min(max((value - start).total_seconds() / span, 0.0), 1.0) * CHART_WIDTH, 2)
 
     charts = []
+    states_of = {
+        name: frame
+        for (name,), frame in analysis.states.partition_by("instance", as_dict=True).items()
+    }
     for item in traffic(analysis):
         width = max(item["bin_minutes"] * 60 / span * CHART_WIDTH, 0.5)
         top = max((p["requests"] + p["refused"] for p in item["points"]), default=0) or 1
@@ -162,7 +164,7 @@ def traffic_chart(analysis: Analysis) -> list[dict[str, Any]]:
                     f"{refused} refused by HTTP.sys",
                 }
             )
-        states = analysis.states.filter(pl.col("instance") == item["instance"])
+        states = states_of.get(item["instance"], analysis.states.clear())
         bands = [
             {
                 "x": x(row["start"]),

@@ -459,15 +459,41 @@ def _cycle(number: int, outcome: str | None, stage: str | None, seconds: float |
     }
 
 
+def _cycles_frame(cycles: list[dict], instance: str = "i"):
+    """The timeline's cycles frame (the columns the report reads) holding ``cycles``."""
+    import polars as pl
+
+    rows = [{"instance": instance, **c, "stages": c["reached"] or None} for c in cycles]
+    for row in rows:
+        del row["reached"]
+    return pl.DataFrame(
+        rows,
+        schema={
+            "instance": pl.String,
+            "cycle": pl.UInt32,
+            "start": pl.Datetime("us", "UTC"),
+            "end": pl.Datetime("us", "UTC"),
+            "seconds": pl.Float64,
+            "outcome": pl.String,
+            "last_stage": pl.String,
+            "failure_event": pl.String,
+            "observed_start": pl.Boolean,
+            "stages": pl.List(pl.String),
+        },
+    )
+
+
 def test_alike_consecutive_cycles_are_one_run():
-    from azdiag.render.cycles import runs
+    from azdiag.render.cycles import ordered_cycles, runs_by_instance
 
     cycles = [
         _cycle(1, "ready", "ready", 60.0),
         *[_cycle(n, "failed", "startup_tasks", 29.0 + n % 20) for n in range(2, 91)],
         _cycle(91, "hung", None, None),
     ]
-    collapsed = runs(cycles, listed=50)
+    collapsed = runs_by_instance(ordered_cycles(_cycles_frame(cycles)), {"i"}, listed=50)["i"]
+    assert collapsed["count"] == 3
+    collapsed = collapsed["runs"]
     assert [(r["first"], r["last"], r["count"]) for r in collapsed] == [
         (1, 1, 1),
         (2, 90, 89),
@@ -480,6 +506,33 @@ def test_alike_consecutive_cycles_are_one_run():
     assert [c["cycle"] for c in collapsed[2]["cycles"]] == [91]
     assert [c["cycle"] for c in collapsed[1]["cycles"]] == list(range(42, 91))
     assert collapsed[0]["cycles"] == []
+
+
+def test_runs_do_not_cross_instances_and_a_differing_cycle_breaks_a_run():
+    import polars as pl
+
+    from azdiag.render.cycles import ordered_cycles, runs_by_instance
+
+    failing = [_cycle(n, "failed", "startup_tasks", 30.0) for n in range(1, 11)]
+    failing[4] = _cycle(5, "failed", "onstart", 30.0)  # another stage: its own run
+    other = [_cycle(n, "failed", "startup_tasks", 30.0) for n in range(1, 4)]
+    frame = pl.concat([_cycles_frame(other, "b"), _cycles_frame(failing, "a")])
+    collapsed = runs_by_instance(ordered_cycles(frame), {"a", "b"})
+    assert [(r["first"], r["last"]) for r in collapsed["a"]["runs"]] == [(1, 4), (5, 5), (6, 10)]
+    assert [(r["first"], r["last"]) for r in collapsed["b"]["runs"]] == [(1, 3)]
+    assert collapsed["a"]["runs"][1]["label"] == "cycle 5: failed at onstart, 30 s"
+
+
+def test_only_the_latest_runs_are_built_and_all_are_counted():
+    from azdiag.render.cycles import ordered_cycles, runs_by_instance
+
+    # a cycle that fails at one stage, then at another, 60 times over: 120 runs of one cycle
+    flapping = [
+        _cycle(n, "failed", "startup_tasks" if n % 2 else "onstart", 30.0) for n in range(1, 121)
+    ]
+    latest = runs_by_instance(ordered_cycles(_cycles_frame(flapping)), {"i"}, latest=5)["i"]
+    assert latest["count"] == 120
+    assert [r["first"] for r in latest["runs"]] == [116, 117, 118, 119, 120]
 
 
 def test_gantt_draws_the_latest_cycles_within_its_rows():
