@@ -126,7 +126,13 @@ def sniff_head(raw_prefix: bytes, max_lines: int = 50) -> list[str]:
     For recognising a log kind and spotting instance names; the last line may be cut short when
     the prefix ends mid-line.
     """
-    text = decode(raw_prefix).data.decode("utf-8")
+    return head_lines(decode(raw_prefix), max_lines)
+
+
+def head_lines(decoded: Decoded, max_lines: int = 50) -> list[str]:
+    """The first ``max_lines`` lines of decoded text, without line ends (see sniff_head): for a
+    caller that keeps the decoded text, so that the file is decoded once."""
+    text = decoded.data.decode("utf-8")
     lines = text.split("\n", max_lines)[:max_lines]
     return [line.rstrip("\r") for line in lines]
 

@@ -57,7 +57,7 @@ class Clues(Protocol):
 def instance_in_path(parts: list[str]) -> Instance | None:
     """The nearest ``<Role>_IN_<n>`` in a path (the file name included)."""
     for part in reversed(parts):
-        found = _INSTANCE.findall(part)
+        found = _INSTANCE.findall(part) if "_IN_" in part else None
         if found:
             role, n = found[-1]
             return role, int(n)
@@ -68,9 +68,10 @@ def instance_in_text(lines: list[str]) -> Instance | None:
     """The ``<Role>_IN_<n>`` named most often in a file's head (first seen wins ties)."""
     counts: dict[tuple[str, int], int] = {}
     spelled: dict[tuple[str, int], str] = {}
-    # one search of the joined head: a name never spans a line end, and most heads name none
-    text = "\n".join(lines)
-    for role, n in _INSTANCE.findall(text) if "_IN_" in text else ():
+    # one search of the lines that can name one (a name never spans a line end): the pattern
+    # is tried at every position of what it is given, a plain substring test is not
+    text = "\n".join(line for line in lines if "_IN_" in line)
+    for role, n in _INSTANCE.findall(text):
         key = (role.lower(), int(n))
         counts[key] = counts.get(key, 0) + 1
         spelled.setdefault(key, role)
@@ -83,6 +84,8 @@ def instance_in_text(lines: list[str]) -> Instance | None:
 def role_in_path(parts: list[str]) -> str | None:
     """The role a ``<Role>.DiagnosticStore`` or ``<deployment>.<Role>`` folder of the path names."""
     for part in reversed(parts[:-1]):
+        if "." not in part:  # both name the role after a dot
+            continue
         match = _DIAGNOSTIC_STORE.match(part) or _DEPLOYMENT_ROLE.match(part)
         if match:
             return match.group(1)
