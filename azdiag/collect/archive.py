@@ -357,7 +357,8 @@ class _Zip(zipfile.ZipFile):
         ):
             return None
         header_size = _LOCAL_HEADER.size
-        with self._lock:  # zipfile's own lock on the shared file position
+        # zipfile's own lock on the shared file position (its member streams seek under it)
+        with self._lock:  # type: ignore[attr-defined]
             assert self.fp is not None
             self.fp.seek(info.header_offset)
             blob = self.fp.read(header_size + info.compress_size + 512)
@@ -368,10 +369,10 @@ class _Zip(zipfile.ZipFile):
             end = start + info.compress_size
             if len(blob) < end:
                 blob += self.fp.read(end - len(blob))
-        if header[0] != zipfile.stringFileHeader or len(blob) < end:
+        if header[0] != b"PK\x03\x04" or len(blob) < end:
             return None
         name = blob[header_size : header_size + header[10]]
-        encoding = "utf-8" if header[3] & 0x800 else (self.metadata_encoding or "cp437")
+        encoding = "utf-8" if header[3] & 0x800 else "cp437"  # zipfile's choice for names
         if name.decode(encoding, "replace") != info.orig_filename:
             return None
         data = blob[start:end]
