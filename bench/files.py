@@ -3,7 +3,8 @@
 Reports, in one run on this machine, as ratios (the machine is shared: CPU time beside wall):
   * a zip of N small WaAppAgent logs (10 lines each; their paths name no instance, so the
     instance comes from their text) against a zip of the same lines in 10 members, for each N
-    in ``--members`` (target: within 2x),
+    in ``--members`` (target: within 2x; above MAX_FILES, 50,000, the input is refused: then
+    how fast and with what message),
   * a folder of ``--folder-files`` small logs (the 7,080-file collection of issue 13) against
     the same lines in 10 files, and discovery's share of its parse.
 
@@ -11,7 +12,7 @@ Each figure is the median of ``--runs`` fresh processes, the many- and few-file 
 alternating; each process times ``discover`` alone, then ``ingest`` (discovery and the parse).
 The events tables of both inputs are checked to hold the same number of rows and lines.
 
-Usage:  python bench/files.py [--members 10000,100000] [--folder-files 7080] [--runs 3]
+Usage:  python bench/files.py [--members 10000,50000,100000] [--folder-files 7080] [--runs 3]
                               [--out bench/out] [--write-results]
 The inputs are generated once into --out (and reused).
 """
@@ -113,14 +114,19 @@ _CHILD = """
 import json, resource, sys, time
 sys.path.insert(0, {root!r})
 from azdiag.knowledge.formats import load_formats
-from azdiag.collect.discover import discover
+from azdiag.collect.discover import CollectError, discover
 from azdiag.parse.ingest import ingest
 formats = load_formats()
 def now():
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime, time.perf_counter()
 c0, w0 = now()
-sources = len(discover({path!r}, formats).sources)
+try:
+    sources = len(discover({path!r}, formats).sources)
+except CollectError as exc:
+    c1, w1 = now()
+    print(json.dumps({{"refused": str(exc), "cpu": c1 - c0, "wall": w1 - w0}}))
+    sys.exit(0)
 c1, w1 = now()
 ingested = ingest({path!r}, formats=formats)
 c2, w2 = now()
@@ -149,9 +155,19 @@ def _median(values: list[float]) -> float:
 
 
 def measure(many: Path, few: Path, runs: int) -> dict:
-    """Alternating fresh processes on both inputs; medians and many / few ratios."""
-    measured: dict[str, list[dict]] = {"many": [], "few": []}
-    for index in range(runs):
+    """Alternating fresh processes on both inputs; medians and many / few ratios; or, when the
+    many files are refused (more than azdiag.collect.archive.MAX_FILES), how fast and why."""
+    first = _child(many)
+    if "refused" in first:
+        runs_of = [first] + [_child(many) for _ in range(runs - 1)]
+        return {
+            "runs": runs,
+            "refused": first["refused"],
+            "refused_wall": _median([r["wall"] for r in runs_of]),
+            "refused_cpu": _median([r["cpu"] for r in runs_of]),
+        }
+    measured: dict[str, list[dict]] = {"many": [first], "few": [_child(few)]}
+    for index in range(1, runs):
         order = [("many", many), ("few", few)]
         for name, path in order if index % 2 == 0 else order[::-1]:
             measured[name].append(_child(path))
@@ -174,7 +190,9 @@ def measure(many: Path, few: Path, runs: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--members", default="10000,100000", help="zip sizes, comma-separated")
+    parser.add_argument(
+        "--members", default="10000,50000,100000", help="zip sizes, comma-separated"
+    )
     parser.add_argument("--folder-files", type=int, default=7080, help="0: no folder")
     parser.add_argument("--runs", type=int, default=3, help="fresh processes of each; medians")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
@@ -218,6 +236,13 @@ def _write_results(summary: dict) -> None:
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
+        if "refused" in r:
+            lines.append(
+                f"| {r['kind']} of {r['files']:,} files | {r['lines'] / 1e6:.2f} M "
+                f"| refused in {r['refused_wall']:.2f} s / {r['refused_cpu']:.2f} s "
+                f"(`{r['refused'].split(': ', 1)[-1][:60]}...`) | - | - | - | - | - |"
+            )
+            continue
         m, f = r["many"], r["few"]
         lines.append(
             f"| {r['kind']} of {r['files']:,} files | {r['lines'] / 1e6:.2f} M "

@@ -68,9 +68,11 @@ def instance_in_text(lines: list[str]) -> Instance | None:
     """The ``<Role>_IN_<n>`` named most often in a file's head (first seen wins ties)."""
     counts: dict[tuple[str, int], int] = {}
     spelled: dict[tuple[str, int], str] = {}
-    # one search of the lines that can name one (a name never spans a line end): the pattern
-    # is tried at every position of what it is given, a plain substring test is not
-    text = "\n".join(line for line in lines if "_IN_" in line)
+    # one search of the words that can hold one (a name never spans a space): the pattern is
+    # tried at every position of what it is given, a plain substring test is not
+    text = "\n".join(
+        word for line in lines if "_IN_" in line for word in line.split() if "_IN_" in word
+    )
     for role, n in _INSTANCE.findall(text):
         key = (role.lower(), int(n))
         counts[key] = counts.get(key, 0) + 1
@@ -165,10 +167,13 @@ def _role_of_instance(instance: str) -> str | None:
 
 def _index(evidence: list[tuple[list[str], str]]) -> dict[tuple[str, ...], set[str]]:
     """For every folder, the instances its files name (the folder itself included)."""
-    index: dict[tuple[str, ...], set[str]] = {}
+    by_folder: dict[tuple[str, ...], set[str]] = {}  # files of a folder share its ancestors
     for parts, name in evidence:
-        for depth in range(len(parts)):
-            index.setdefault(tuple(parts[:depth]), set()).add(name)
+        by_folder.setdefault(tuple(parts[:-1]), set()).add(name)
+    index: dict[tuple[str, ...], set[str]] = {}
+    for folder, names in by_folder.items():
+        for depth in range(len(folder) + 1):
+            index.setdefault(folder[:depth], set()).update(names)
     return index
 
 
