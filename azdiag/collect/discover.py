@@ -39,10 +39,12 @@ from azdiag.collect.readers import sniff as sniff_reader
 __all__ = ["CollectError", "Collection", "Limits", "LogSource", "SkippedItem", "discover"]
 
 HEAD_BYTES = 64 << 10  # what is read of a file to sniff its kind and find instance names
-#: A file no longer than HEAD_BYTES is whole once its head is read: its bytes (and its decoded
-#: text, when discovery decoded it) are kept for the parse, so that each file is read and
-#: decoded once, up to this many bytes for the whole collection. Larger files, and small ones
-#: beyond it, are read again when parsed: memory stays bounded whatever the collection holds.
+#: A log up to KEEP_FILE_BYTES is read whole at discovery (an archive member is read to its end
+#: anyway, to catch corruption and bombs): its bytes, and its decoded text when discovery
+#: decoded it, are kept for the parse, so that each such file is read and decoded once, up to
+#: KEEP_BYTES for the whole collection. Larger files, and small ones beyond that budget, are
+#: read again when parsed (only their head now): memory stays bounded whatever the input holds.
+KEEP_FILE_BYTES = 1 << 20
 KEEP_BYTES = 64 << 20
 SNIFF_LINES = 200  # lines of a head searched for an instance name
 _DEFAULT_LIMITS = Limits()
@@ -351,45 +353,50 @@ class _Builder:
         loc = entry.location
         assert loc is not None
         try:
-            size, head = self._size_and_head(entry, loc, head)
+            size, data = self._size_and_bytes(entry, loc, head)
         except ArchiveError as exc:
             self.skip(entry.display, exc.category, exc.reason)
             return
-        if not size or not head:
+        if not size or not data:
             self.skip(entry.display, "empty", "empty file: nothing to parse")
             return
-        whole = len(head) == size
-        # the text is searched only when the path names no instance; its head is decoded once,
+        whole = len(data) == size
+        head = data if len(data) <= HEAD_BYTES else data[:HEAD_BYTES]
+        if decoded is not None and not (whole and len(data) == len(head)):
+            decoded = None  # sniffing decoded a head only: not the text to parse
+        # the text is searched only when the path names no instance; the file is decoded once,
         # for sniffing and this search, and a whole file's decoded text goes on to the parse
         explicit = instance_in_path(parts)
         if explicit is None:
             if decoded is None:
-                decoded = decode(head)
+                decoded = decode(data if whole else head)
             if b"_IN_" in decoded.data:  # most heads name no instance: no lines to cut then
                 explicit = instance_in_text(lines or head_lines(decoded, SNIFF_LINES))
         fingerprint = hashlib.blake2b(head, digest_size=16).digest()
         source = LogSource(entry.display, entry.name, fmt, detected_by, "", None, 0, size)
         source._location, source._reader = loc, self.reader
-        kept = size + (len(decoded.data) if decoded and decoded.data is not head else 0)
+        kept = size + (len(decoded.data) if decoded and decoded.data is not data else 0)
         if whole and self.kept + kept <= KEEP_BYTES:  # the whole file: keep it for the parse
-            source._kept, source._decoded = head, decoded
+            source._kept, source._decoded = data, decoded
             self.kept += kept
         self.found.append(_Found(source, parts, explicit, role_in_path(parts), fingerprint))
 
-    def _size_and_head(self, entry: Entry, loc: Location, head: bytes | None) -> tuple[int, bytes]:
-        """The file's size and first HEAD_BYTES (``head`` when sniffing read them already).
+    def _size_and_bytes(self, entry: Entry, loc: Location, head: bytes | None) -> tuple[int, bytes]:
+        """The file's size and its bytes: all of them up to KEEP_FILE_BYTES while the budget
+        lasts, else at least its first HEAD_BYTES (``head`` when sniffing read them already).
 
         An archive member is read to its end here, so that corruption and bombs show at
         discovery; a head shorter than HEAD_BYTES was such a read already (to the member's end,
         its checksum checked), so a small member is decompressed once.
         """
+        keep = KEEP_FILE_BYTES if self.kept + KEEP_FILE_BYTES <= KEEP_BYTES else HEAD_BYTES
+        if head is not None and len(head) < HEAD_BYTES:
+            return (len(head) if loc.steps else entry.size or 0), head
         if loc.steps:
-            if head is not None and len(head) < HEAD_BYTES:
-                return len(head), head
-            return self.reader.verify(loc, HEAD_BYTES)
+            return self.reader.verify(loc, keep)
         size = entry.size or 0
         if head is None and size:
-            head = self.reader.read(loc, HEAD_BYTES)
+            head = self.reader.read(loc) if size <= keep else self.reader.read(loc, HEAD_BYTES)
         return size, head or b""
 
     def finish(self, root: str) -> Collection:

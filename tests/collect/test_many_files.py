@@ -18,7 +18,7 @@ import azdiag.collect.decode
 import azdiag.collect.discover
 from azdiag.cli import main
 from azdiag.collect.archive import MAX_FILES
-from azdiag.collect.discover import CollectError, Limits, discover
+from azdiag.collect.discover import KEEP_FILE_BYTES, CollectError, Limits, discover
 from azdiag.collect.instances import instance_in_text
 from azdiag.exit_status import ExitStatus
 from azdiag.knowledge.formats import FormatSet, load_formats
@@ -88,16 +88,22 @@ def test_each_member_of_a_zip_is_decompressed_and_decoded_once(
     assert result.events.height == 10 * len(members)
 
 
-def test_a_large_member_is_read_again_when_parsed_not_kept(
+def test_a_member_up_to_1_mib_comes_with_discovery_a_larger_one_is_read_when_parsed(
     tmp_path: Path, formats: FormatSet
 ) -> None:
-    big = agent_lines(0, 3000)  # over the 64 KiB head: kept only as a head and a fingerprint
+    medium = agent_lines(0, 3000)  # over the 64 KiB head, under 1 MiB
+    big = agent_lines(5000, 15_000)
+    assert len(medium) < KEEP_FILE_BYTES < len(big)
     path = tmp_path / "upload.zip"
-    path.write_bytes(zipped({"WebRole1_IN_0/WaAppAgent.log": big, "WaAppAgent.log.1": b"x\n"}))
+    path.write_bytes(zipped({"WebRole1_IN_0/WaAppAgent.log": big, "WaAppAgent.log.1": medium}))
     collection = discover(path, formats)
-    source = next(s for s in collection.sources if s.size == len(big))
-    assert source._kept is None and source._decoded is None
-    assert source.read_bytes() == big
+    by_size = {s.size: s for s in collection.sources}
+    assert by_size[len(big)]._reader is not None
+    by_size[len(big)]._reader.close()  # the archive is opened again for what was not kept
+    path.write_bytes(b"replaced by garbage")
+    assert by_size[len(medium)].load().data == medium
+    with pytest.raises(CollectError, match="not a readable zip"):
+        by_size[len(big)].read_bytes()
 
 
 def test_instance_from_the_path_when_it_names_one_else_from_the_text(
