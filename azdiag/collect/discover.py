@@ -17,6 +17,7 @@ import hashlib
 import os
 import re
 import stat
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -273,7 +274,9 @@ class _Found:
     parts: list[str]  # its display path, split at folders and archives
     explicit: Instance | None  # from the path, else the text
     role_hint: str | None  # from a DiagnosticStore folder
-    fingerprint: bytes  # of its head, to spot the same file found twice
+    # a checksum of its head, to spot the same file found twice: files that share it (and
+    # instance, format and size) are then compared whole, so a cheap one is enough
+    fingerprint: int
 
     @property
     def display(self) -> str:
@@ -372,7 +375,7 @@ class _Builder:
                 decoded = decode(data if whole else head)
             if b"_IN_" in decoded.data:  # most heads name no instance: no lines to cut then
                 explicit = instance_in_text(lines or head_lines(decoded, SNIFF_LINES))
-        fingerprint = hashlib.blake2b(head, digest_size=16).digest()
+        fingerprint = zlib.crc32(head)
         source = LogSource(entry.display, entry.name, fmt, detected_by, "", None, 0, size)
         source._location, source._reader = loc, self.reader
         kept = size + (len(decoded.data) if decoded and decoded.data is not data else 0)
@@ -441,12 +444,11 @@ class _Builder:
     def _without_copies(self, warnings: list[str]) -> list[_Found]:
         """The logs found, each content once: a folder beside its own zip is read once.
 
-        Files that could be copies (same instance, format, size and first 64 KiB) are compared
-        whole;
-        the copies are listed as skipped "duplicate", pointing at the file that is read (a file
-        on disk before an archive member, then by path).
+        Files that could be copies (same instance, format, size and checksum of the first
+        64 KiB) are compared whole; the copies are listed as skipped "duplicate", pointing at
+        the file that is read (a file on disk before an archive member, then by path).
         """
-        candidates: dict[tuple[str, str, int, bytes], list[_Found]] = {}
+        candidates: dict[tuple[str, str, int, int], list[_Found]] = {}
         for f in self.found:
             key = (f.source.instance, f.source.format_id, f.source.size, f.fingerprint)
             candidates.setdefault(key, []).append(f)
