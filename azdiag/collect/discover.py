@@ -373,8 +373,10 @@ class _Builder:
         if explicit is None:
             if decoded is None:
                 decoded = decode(data if whole else head)
-            if b"_IN_" in decoded.data:  # most heads name no instance: no lines to cut then
-                explicit = instance_in_text(lines or head_lines(decoded, SNIFF_LINES))
+            # in the head only, as for a file too large to keep; most heads name no instance
+            if decoded.data.find(b"_IN_", 0, HEAD_BYTES) >= 0:
+                text = lines or head_lines(decoded, SNIFF_LINES, HEAD_BYTES)
+                explicit = instance_in_text(text)
         fingerprint = zlib.crc32(head)
         source = LogSource(entry.display, entry.name, fmt, detected_by, "", None, 0, size)
         source._location, source._reader = loc, self.reader
