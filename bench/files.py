@@ -210,22 +210,16 @@ def main() -> None:
         result.update(kind=kind, files=files, lines=files * LINES_PER_FILE)
         print(json.dumps(result), flush=True)
         results.append(result)
-    summary = {
-        "machine": (
-            f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-        ),
-        "results": results,
-    }
     if args.write_results:
-        _write_results(summary)
+        _write_results(results)
 
 
-def _write_results(summary: dict) -> None:
-    results = summary["results"]
+def _write_results(results: list[dict]) -> None:
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     lines = [
         "## Many small files (`python bench/files.py --write-results`)",
         "",
-        f"Machine: {summary['machine']}; shared with other jobs, so CPU time is given beside "
+        f"Machine: {machine}; shared with other jobs, so CPU time is given beside "
         f"wall time, with the load average (1 min). Medians of {results[0]['runs']} fresh "
         f"processes per input, alternating. Each small file holds {LINES_PER_FILE} lines of a "
         "guest agent log, its path names no instance (the text does); the reference holds the "
