@@ -9,7 +9,7 @@ and weighs them; :mod:`azdiag.collect.discover` gathers them while it walks the 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 __all__ = [
@@ -128,20 +128,23 @@ def place(
             placed[i] = (roles.instance(f.explicit), roles.role(f.explicit[0]))
             evidence.append((f.parts, placed[i][0]))
     index = _index(evidence)
+    known_roles = {_role_of(n) for _, n in evidence}  # once, not once per file
+    nearest = _memo(_nearest)
     hinted: list[tuple[list[str], str]] = []
     for i, f in enumerate(found):
         if i not in placed and f.role_hint:
             role = roles.role(f.role_hint)
-            known = any(_role_of(n) == role.lower() for _, n in evidence)
-            name = _nearest(f.parts, index, role.lower()) if known else role
+            known = role.lower() in known_roles
+            name = nearest(f.parts, index, role.lower()) if known else role
             placed[i] = (name or UNASSIGNED, role)
             if name:
                 hinted.append((f.parts, name))
     evidence += hinted
     index = _index(evidence)
+    nearest = _memo(_nearest)
     for i, f in enumerate(found):
         if i not in placed:
-            name = _nearest(f.parts, index, None) if evidence else DEFAULT_INSTANCE
+            name = nearest(f.parts, index, None) if evidence else DEFAULT_INSTANCE
             placed[i] = (name or UNASSIGNED, _role_of_instance(name) if name else None)
     lost = [f.display for i, f in enumerate(found) if placed[i][0] == UNASSIGNED]
     if lost:
@@ -175,6 +178,25 @@ def _index(evidence: list[tuple[list[str], str]]) -> dict[tuple[str, ...], set[s
         for depth in range(len(folder) + 1):
             index.setdefault(folder[:depth], set()).update(names)
     return index
+
+
+_Nearest = Callable[[list[str], dict[tuple[str, ...], set[str]], str | None], str | None]
+
+
+def _memo(find: _Nearest) -> _Nearest:
+    """``find`` answered once per folder and role: it reads only the folders of a path, and
+    the files of one folder (thousands, in a zip of many small logs) all get the same answer."""
+    answers: dict[tuple[tuple[str, ...], str | None], str | None] = {}
+
+    def cached(
+        parts: list[str], index: dict[tuple[str, ...], set[str]], role: str | None
+    ) -> str | None:
+        key = (tuple(parts[:-1]), role)
+        if key not in answers:
+            answers[key] = find(parts, index, role)
+        return answers[key]
+
+    return cached
 
 
 def _nearest(
