@@ -126,7 +126,15 @@ def sniff_head(raw_prefix: bytes, max_lines: int = 50) -> list[str]:
     For recognising a log kind and spotting instance names; the last line may be cut short when
     the prefix ends mid-line.
     """
-    text = decode(raw_prefix).data.decode("utf-8")
+    return head_lines(decode(raw_prefix), max_lines)
+
+
+def head_lines(decoded: Decoded, max_lines: int = 50, max_bytes: int | None = None) -> list[str]:
+    """The first ``max_lines`` lines of decoded text (of its first ``max_bytes``), without line
+    ends (see sniff_head): for a caller that keeps the decoded text, so that the file is decoded
+    once. A character cut by ``max_bytes`` becomes U+FFFD."""
+    data = decoded.data if max_bytes is None else decoded.data[:max_bytes]
+    text = data.decode("utf-8", "replace")
     lines = text.split("\n", max_lines)[:max_lines]
     return [line.rstrip("\r") for line in lines]
 

@@ -9,7 +9,7 @@ and weighs them; :mod:`azdiag.collect.discover` gathers them while it walks the 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 __all__ = [
@@ -57,7 +57,7 @@ class Clues(Protocol):
 def instance_in_path(parts: list[str]) -> Instance | None:
     """The nearest ``<Role>_IN_<n>`` in a path (the file name included)."""
     for part in reversed(parts):
-        found = _INSTANCE.findall(part)
+        found = _INSTANCE.findall(part) if "_IN_" in part else None
         if found:
             role, n = found[-1]
             return role, int(n)
@@ -68,9 +68,12 @@ def instance_in_text(lines: list[str]) -> Instance | None:
     """The ``<Role>_IN_<n>`` named most often in a file's head (first seen wins ties)."""
     counts: dict[tuple[str, int], int] = {}
     spelled: dict[tuple[str, int], str] = {}
-    # one search of the joined head: a name never spans a line end, and most heads name none
-    text = "\n".join(lines)
-    for role, n in _INSTANCE.findall(text) if "_IN_" in text else ():
+    # one search of the words that can hold one (a name never spans a space): the pattern is
+    # tried at every position of what it is given, a plain substring test is not
+    text = "\n".join(
+        word for line in lines if "_IN_" in line for word in line.split() if "_IN_" in word
+    )
+    for role, n in _INSTANCE.findall(text):
         key = (role.lower(), int(n))
         counts[key] = counts.get(key, 0) + 1
         spelled.setdefault(key, role)
@@ -83,6 +86,8 @@ def instance_in_text(lines: list[str]) -> Instance | None:
 def role_in_path(parts: list[str]) -> str | None:
     """The role a ``<Role>.DiagnosticStore`` or ``<deployment>.<Role>`` folder of the path names."""
     for part in reversed(parts[:-1]):
+        if "." not in part:  # both name the role after a dot
+            continue
         match = _DIAGNOSTIC_STORE.match(part) or _DEPLOYMENT_ROLE.match(part)
         if match:
             return match.group(1)
@@ -123,20 +128,23 @@ def place(
             placed[i] = (roles.instance(f.explicit), roles.role(f.explicit[0]))
             evidence.append((f.parts, placed[i][0]))
     index = _index(evidence)
+    known_roles = {_role_of(n) for _, n in evidence}  # once, not once per file
+    nearest = _memo(_nearest)
     hinted: list[tuple[list[str], str]] = []
     for i, f in enumerate(found):
         if i not in placed and f.role_hint:
             role = roles.role(f.role_hint)
-            known = any(_role_of(n) == role.lower() for _, n in evidence)
-            name = _nearest(f.parts, index, role.lower()) if known else role
+            known = role.lower() in known_roles
+            name = nearest(f.parts, index, role.lower()) if known else role
             placed[i] = (name or UNASSIGNED, role)
             if name:
                 hinted.append((f.parts, name))
     evidence += hinted
     index = _index(evidence)
+    nearest = _memo(_nearest)
     for i, f in enumerate(found):
         if i not in placed:
-            name = _nearest(f.parts, index, None) if evidence else DEFAULT_INSTANCE
+            name = nearest(f.parts, index, None) if evidence else DEFAULT_INSTANCE
             placed[i] = (name or UNASSIGNED, _role_of_instance(name) if name else None)
     lost = [f.display for i, f in enumerate(found) if placed[i][0] == UNASSIGNED]
     if lost:
@@ -162,11 +170,33 @@ def _role_of_instance(instance: str) -> str | None:
 
 def _index(evidence: list[tuple[list[str], str]]) -> dict[tuple[str, ...], set[str]]:
     """For every folder, the instances its files name (the folder itself included)."""
-    index: dict[tuple[str, ...], set[str]] = {}
+    by_folder: dict[tuple[str, ...], set[str]] = {}  # files of a folder share its ancestors
     for parts, name in evidence:
-        for depth in range(len(parts)):
-            index.setdefault(tuple(parts[:depth]), set()).add(name)
+        by_folder.setdefault(tuple(parts[:-1]), set()).add(name)
+    index: dict[tuple[str, ...], set[str]] = {}
+    for folder, names in by_folder.items():
+        for depth in range(len(folder) + 1):
+            index.setdefault(folder[:depth], set()).update(names)
     return index
+
+
+_Nearest = Callable[[list[str], dict[tuple[str, ...], set[str]], str | None], str | None]
+
+
+def _memo(find: _Nearest) -> _Nearest:
+    """``find`` answered once per folder and role: it reads only the folders of a path, and
+    the files of one folder (thousands, in a zip of many small logs) all get the same answer."""
+    answers: dict[tuple[tuple[str, ...], str | None], str | None] = {}
+
+    def cached(
+        parts: list[str], index: dict[tuple[str, ...], set[str]], role: str | None
+    ) -> str | None:
+        key = (tuple(parts[:-1]), role)
+        if key not in answers:
+            answers[key] = find(parts, index, role)
+        return answers[key]
+
+    return cached
 
 
 def _nearest(

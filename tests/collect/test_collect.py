@@ -22,7 +22,7 @@ import pytest
 
 import azdiag.collect.archive
 from azdiag.collect.discover import (
-    HEAD_BYTES,
+    KEEP_FILE_BYTES,
     CollectError,
     Collection,
     Limits,
@@ -469,7 +469,7 @@ def test_corrupt_archives_in_a_folder_do_not_stop_the_rest(
 
 
 def test_member_read_later_respects_the_limits(tmp_path: Path, formats: FakeFormats) -> None:
-    big = AGENT * (HEAD_BYTES // len(AGENT) + 1)  # too big to be kept from discovery
+    big = AGENT * (KEEP_FILE_BYTES // len(AGENT) + 1)  # too big to be kept from discovery
     path = write(tmp_path / "logs.zip", make_zip({"WaAppAgent.log": big}))
     [source] = discover(path, formats).sources
     assert source._reader is not None
@@ -651,7 +651,7 @@ def test_a_small_file_is_read_once_and_a_large_one_when_parsed(
     tmp_path: Path, formats: FakeFormats
 ) -> None:
     write(tmp_path / "WaAppAgent.log", AGENT)
-    write(tmp_path / "WaHostBootstrapper.log", BOOT * (HEAD_BYTES // len(BOOT) + 1))
+    write(tmp_path / "WaHostBootstrapper.log", BOOT * (KEEP_FILE_BYTES // len(BOOT) + 1))
     small, large = sorted(discover(tmp_path, formats).sources, key=lambda s: s.size)
     for path in tmp_path.iterdir():
         path.unlink()
