@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from azdiag.knowledge.cache import cached, content_key, slot_name
 from azdiag.knowledge.grammar import Grammar, GrammarError, load_grammar
 from azdiag.knowledge.resources import data_dir
 
@@ -177,28 +178,63 @@ def engine_rejects(regex: str) -> str | None:
     return None
 
 
+#: Regexes found usable by ``regex_problem`` in this process, or by the load a cache entry
+#: was built from (see ``load_formats``): checking one again would give the same answer.
+_usable: set[str] = set()
+
+
 def regex_problem(regex: str) -> str | None:
     """Why ``regex`` cannot be used in a definition, or None: it must compile in Python's ``re``
     (loading, sniffing) and run in polars' engine (parsing, signatures, conditions)."""
+    if regex in _usable:
+        return None
     try:
         re.compile(regex)
     except re.error as exc:
         return f"does not compile: {exc}"
     problem = engine_rejects(regex)
-    return f"is not supported by the parsing engine: {problem}" if problem else None
+    if problem:
+        return f"is not supported by the parsing engine: {problem}"
+    _usable.add(regex)
+    return None
+
+
+def usable_regexes() -> frozenset[str]:
+    """The regexes ``regex_problem`` passed so far: kept with a cached load, so that what
+    checks them again (signatures, rules) finds them checked."""
+    return frozenset(_usable)
+
+
+def mark_usable(regexes: frozenset[str]) -> None:
+    """Take ``regexes`` as checked (they come from a load cached with the same engines)."""
+    _usable.update(regexes)
 
 
 def load_formats(extra_dirs: list[Path] | tuple[Path, ...] = ()) -> FormatSet:
     """Load the shipped formats, then each ``extra_dirs`` folder (same id replaces, new adds).
 
     Files named ``_*.toml`` hold grammar pieces (see grammar.py), every other ``*.toml`` one
-    format. Raises FormatError for a malformed definition, naming its file.
+    format. Raises FormatError for a malformed definition, naming its file. The checked result
+    is reused from the user's cache while no file (nor azdiag, nor polars) changed: see
+    azdiag.knowledge.cache.
     """
-    raw: dict[str, tuple[dict[str, Any], str]] = {}
     folders = [Path(f) for f in (data_dir("parsers"), *extra_dirs)]
     for folder in folders:
         if not folder.is_dir():
             raise FormatError(f"{folder}: not a folder of format definitions")
+    files = [path for folder in folders for path in sorted(folder.glob("*.toml"))]
+    try:
+        key = content_key("formats", files)
+    except OSError:  # an unreadable file: the load says which, in its own words
+        return _load_checked(folders)[0]
+    formats, usable = cached(slot_name("formats", folders), key, lambda: _load_checked(folders))
+    mark_usable(usable)
+    return formats
+
+
+def _load_checked(folders: list[Path]) -> tuple[FormatSet, frozenset[str]]:
+    """The formats of ``folders``, every definition checked, and the regexes found usable."""
+    raw: dict[str, tuple[dict[str, Any], str]] = {}
     try:
         grammar = load_grammar(p for f in folders for p in sorted(f.glob("_*.toml")))
     except GrammarError as exc:
@@ -215,7 +251,7 @@ def load_formats(extra_dirs: list[Path] | tuple[Path, ...] = ()) -> FormatSet:
                 raise FormatError(f"{path}: {exc}") from exc
     formats = {fmt_id: _build(fmt_id, raw, grammar) for fmt_id in raw}
     ordered = sorted(formats.values(), key=lambda f: (-f.sniff_priority, f.id))
-    return FormatSet({f.id: f for f in ordered})
+    return FormatSet({f.id: f for f in ordered}), usable_regexes()
 
 
 def _resolved(fmt_id: str, raw: dict[str, tuple[dict[str, Any], str]], seen: tuple[str, ...] = ()):
@@ -333,6 +369,11 @@ def _build(fmt_id: str, raw: dict[str, tuple[dict[str, Any], str]], grammar: Gra
         problem = regex_problem(pattern)
         if problem:
             raise fail(f"continuation pattern {pattern!r} {problem}")
+    for i, signature in enumerate(table.get("signatures", [])):
+        # checked here, with the rest of the file, so that a cached load has them checked too
+        problem = regex_problem(signature.get("pattern") or "")
+        if problem:
+            raise fail(f"signatures[{i}] pattern {problem}")
     samples = []
     for i, entry in enumerate(table.get("samples", [])):
         if "line" not in entry:

@@ -1,0 +1,179 @@
+"""The knowledge cache: a cached load is the fresh load, and nothing stale or broken survives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from azdiag.knowledge import formats as formats_module
+from azdiag.knowledge import rulebook
+from azdiag.knowledge.cache import CACHE_ENV, template_cache
+from azdiag.knowledge.formats import FormatError, load_formats
+from azdiag.knowledge.rulebook import RuleError, load_rules
+from azdiag.knowledge.workflow import load_workflow
+
+CUSTOM = """
+kind = "Custom"
+file_names = ["custom-*.log"]
+[[headers]]
+regex = '^(?P<level>\\w+): (?P<message>.*)$'
+[[signatures]]
+event = "custom_start"
+keyword = "started"
+pattern = 'started (?P<what>\\w+)'
+"""
+
+RULE = """
+[[rules]]
+id = "custom-rule"
+title = "{title}"
+severity = "warning"
+explanation = "x"
+advice = "y"
+when = {{ type = "match", select = {{ text = "{text}" }} }}
+"""
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "cache"
+    monkeypatch.setenv(CACHE_ENV, str(folder))
+    return folder
+
+
+def _fresh(monkeypatch: pytest.MonkeyPatch, load, *args, **kwargs):
+    """``load`` with the cache turned off."""
+    with monkeypatch.context() as patch:
+        patch.setenv(CACHE_ENV, "")
+        return load(*args, **kwargs)
+
+
+def _no_rebuild(monkeypatch: pytest.MonkeyPatch, module) -> None:
+    """From now on a load of ``module`` must come from the cache."""
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("loaded afresh instead of from the cache")
+
+    monkeypatch.setattr(module, "_load_checked", refuse)
+
+
+def _user_formats(folder: Path, body: str = CUSTOM) -> Path:
+    folder.mkdir(exist_ok=True)
+    (folder / "custom.toml").write_text(body, encoding="utf-8")
+    return folder
+
+
+def test_a_cached_format_load_equals_a_fresh_one(cache, tmp_path, monkeypatch):
+    user = _user_formats(tmp_path / "formats")
+    first = load_formats([user])
+    assert list(cache.glob("formats-*.pickle"))
+    fresh = _fresh(monkeypatch, load_formats, [user])
+    _no_rebuild(monkeypatch, formats_module)
+    cached = load_formats([user])
+    assert cached == fresh == first
+    assert [f.raw for f in cached] == [f.raw for f in fresh]  # raw is not part of ==
+    assert cached["custom"].signatures == fresh["custom"].signatures
+
+
+def test_a_cached_rule_load_equals_a_fresh_one(cache, tmp_path, monkeypatch):
+    stages = set(load_workflow().stages)
+    user = tmp_path / "rules"
+    user.mkdir()
+    (user / "custom.toml").write_text(RULE.format(title="T", text="boom"), encoding="utf-8")
+    first = load_rules([user], stages=stages)
+    fresh = _fresh(monkeypatch, load_rules, [user], stages=stages)
+    _no_rebuild(monkeypatch, rulebook)
+    cached = load_rules([user], stages=stages)
+    assert cached == fresh == first
+    assert any(rule.id == "custom-rule" for rule in cached)
+
+
+def test_a_changed_file_is_read_again(cache, tmp_path):
+    user = _user_formats(tmp_path / "formats")
+    assert load_formats([user])["custom"].kind == "Custom"
+    _user_formats(user, CUSTOM.replace('"Custom"', '"Renamed"'))
+    assert load_formats([user])["custom"].kind == "Renamed"
+    (user / "extra.toml").write_text("[[headers]]\nregex = '^(?P<message>.*)$'\n", encoding="utf-8")
+    assert "extra" in load_formats([user])
+
+
+def test_a_changed_rule_is_read_again(cache, tmp_path):
+    stages = set(load_workflow().stages)
+    user = tmp_path / "rules"
+    user.mkdir()
+    rule_file = user / "custom.toml"
+    rule_file.write_text(RULE.format(title="Before", text="boom"), encoding="utf-8")
+    assert {r.id: r for r in load_rules([user], stages=stages)}["custom-rule"].title == "Before"
+    rule_file.write_text(RULE.format(title="After", text="boom"), encoding="utf-8")
+    assert {r.id: r for r in load_rules([user], stages=stages)}["custom-rule"].title == "After"
+
+
+def test_a_bad_regex_fails_clearly_after_a_good_load_was_cached(cache, tmp_path):
+    user = _user_formats(tmp_path / "formats")
+    load_formats([user])
+    _user_formats(user, CUSTOM.replace("(?P<level>\\w+): ", "(?P<level>\\w+(: "))
+    for _ in range(2):  # a failed load is not kept: the second run fails the same way
+        with pytest.raises(FormatError, match=r"custom\.toml: headers\[0\] regex does not compile"):
+            load_formats([user])
+
+
+def test_a_signature_pattern_only_python_runs_fails_at_format_load(cache, tmp_path):
+    user = _user_formats(tmp_path / "formats", CUSTOM.replace("started (?P", "started (?=x)(?P"))
+    with pytest.raises(FormatError, match=r"signatures\[0\] pattern is not supported"):
+        load_formats([user])
+
+
+def test_a_bad_rule_regex_fails_clearly_after_a_good_load_was_cached(cache, tmp_path):
+    stages = set(load_workflow().stages)
+    user = tmp_path / "rules"
+    user.mkdir()
+    rule_file = user / "custom.toml"
+    rule_file.write_text(RULE.format(title="T", text="boom"), encoding="utf-8")
+    load_rules([user], stages=stages)
+    rule_file.write_text(RULE.format(title="T", text="(boom"), encoding="utf-8")
+    with pytest.raises(RuleError, match="does not compile"):
+        load_rules([user], stages=stages)
+
+
+def test_a_cache_folder_that_cannot_be_made_is_no_error(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    monkeypatch.setenv(CACHE_ENV, str(blocker / "cache"))
+    user = _user_formats(tmp_path / "formats")
+    assert load_formats([user]) == _fresh(monkeypatch, load_formats, [user])
+    assert load_formats([user])["custom"].kind == "Custom"
+
+
+def test_a_corrupt_cache_entry_is_ignored(cache, tmp_path, monkeypatch):
+    user = _user_formats(tmp_path / "formats")
+    load_formats([user])
+    (entry,) = cache.glob("formats-*.pickle")
+    for garbage in (b"", b"not a pickle", entry.read_bytes()[:100]):
+        entry.write_bytes(garbage)
+        assert load_formats([user]) == _fresh(monkeypatch, load_formats, [user])
+
+
+def test_templates_compile_without_a_usable_cache(tmp_path, monkeypatch):
+    from azdiag.render.html import _environment
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    monkeypatch.setenv(CACHE_ENV, str(blocker / "cache"))
+    assert _environment().get_template("report.html.j2") is not None
+
+
+def test_a_cached_template_renders_as_a_fresh_one(cache, monkeypatch):
+    from jinja2 import DictLoader, Environment
+
+    loader = DictLoader({"t.html": "{% for x in items %}<{{ x }}>{% endfor %}"})
+
+    def render() -> str:
+        env = Environment(loader=loader, bytecode_cache=template_cache(__file__))
+        return env.get_template("t.html").render(items=["a", "b"])
+
+    first = render()
+    (stored,) = (cache / "templates").iterdir()
+    assert render() == first == "<a><b>"
+    stored.write_bytes(b"garbage")
+    assert render() == first
