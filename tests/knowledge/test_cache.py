@@ -58,6 +58,18 @@ def _no_rebuild(monkeypatch: pytest.MonkeyPatch, module) -> None:
     monkeypatch.setattr(module, "_load_checked", refuse)
 
 
+def _user_rules(folder: Path, *, title: str = "T", text: str = "boom") -> Path:
+    """``folder`` holding one rule, ``custom-rule``, with that title, matching that text."""
+    folder.mkdir(exist_ok=True)
+    (folder / "custom.toml").write_text(RULE.format(title=title, text=text), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def stages() -> set[str]:
+    return set(load_workflow().stages)
+
+
 def _user_formats(folder: Path, body: str = CUSTOM) -> Path:
     folder.mkdir(exist_ok=True)
     (folder / "custom.toml").write_text(body, encoding="utf-8")
@@ -76,11 +88,8 @@ def test_a_cached_format_load_equals_a_fresh_one(cache, tmp_path, monkeypatch):
     assert cached["custom"].signatures == fresh["custom"].signatures
 
 
-def test_a_cached_rule_load_equals_a_fresh_one(cache, tmp_path, monkeypatch):
-    stages = set(load_workflow().stages)
-    user = tmp_path / "rules"
-    user.mkdir()
-    (user / "custom.toml").write_text(RULE.format(title="T", text="boom"), encoding="utf-8")
+def test_a_cached_rule_load_equals_a_fresh_one(cache, tmp_path, monkeypatch, stages):
+    user = _user_rules(tmp_path / "rules")
     first = load_rules([user], stages=stages)
     fresh = _fresh(monkeypatch, load_rules, [user], stages=stages)
     _no_rebuild(monkeypatch, rulebook)
@@ -98,14 +107,10 @@ def test_a_changed_file_is_read_again(cache, tmp_path):
     assert "extra" in load_formats([user])
 
 
-def test_a_changed_rule_is_read_again(cache, tmp_path):
-    stages = set(load_workflow().stages)
-    user = tmp_path / "rules"
-    user.mkdir()
-    rule_file = user / "custom.toml"
-    rule_file.write_text(RULE.format(title="Before", text="boom"), encoding="utf-8")
+def test_a_changed_rule_is_read_again(cache, tmp_path, stages):
+    user = _user_rules(tmp_path / "rules", title="Before")
     assert {r.id: r for r in load_rules([user], stages=stages)}["custom-rule"].title == "Before"
-    rule_file.write_text(RULE.format(title="After", text="boom"), encoding="utf-8")
+    _user_rules(user, title="After")
     assert {r.id: r for r in load_rules([user], stages=stages)}["custom-rule"].title == "After"
 
 
@@ -124,14 +129,10 @@ def test_a_signature_pattern_only_python_runs_fails_at_format_load(cache, tmp_pa
         load_formats([user])
 
 
-def test_a_bad_rule_regex_fails_clearly_after_a_good_load_was_cached(cache, tmp_path):
-    stages = set(load_workflow().stages)
-    user = tmp_path / "rules"
-    user.mkdir()
-    rule_file = user / "custom.toml"
-    rule_file.write_text(RULE.format(title="T", text="boom"), encoding="utf-8")
+def test_a_bad_rule_regex_fails_clearly_after_a_good_load_was_cached(cache, tmp_path, stages):
+    user = _user_rules(tmp_path / "rules")
     load_rules([user], stages=stages)
-    rule_file.write_text(RULE.format(title="T", text="(boom"), encoding="utf-8")
+    _user_rules(user, text="(boom")
     with pytest.raises(RuleError, match="does not compile"):
         load_rules([user], stages=stages)
 
