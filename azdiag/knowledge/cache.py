@@ -11,7 +11,7 @@ so it is kept in the user's cache folder and reused while all of them are unchan
 - a load that raises is never stored, so a bad definition gives its error on every run;
 - a cache entry that cannot be read, does not unpickle, or holds another key is ignored and
   rebuilt; a folder that cannot be written is not an error (the load is just not kept);
-- an entry not owned by the current user is never unpickled (pickle runs code).
+- an entry not owned by the current user is never loaded (pickle and bytecode run code).
 
 ``AZDIAG_CACHE_DIR`` moves the cache (an empty value turns it off); the default is the
 platform's user cache folder (``~/.cache/azdiag`` on Linux, ``XDG_CACHE_HOME`` honoured).
@@ -104,12 +104,17 @@ def _read(entry: Path, key: str) -> tuple[object] | None:
     """``(value,)`` stored under ``key`` in ``entry``, or None (missing, stale, unreadable)."""
     try:
         with entry.open("rb") as handle:
-            if hasattr(os, "getuid") and os.fstat(handle.fileno()).st_uid != os.getuid():
+            if not _own(os.fstat(handle.fileno())):
                 return None  # someone else's file: unpickling it would run their code
             stored_key, value = pickle.load(handle)
     except Exception:  # missing, truncated, from another version of a class: rebuild
         return None
     return (value,) if stored_key == key else None
+
+
+def _own(stat: os.stat_result) -> bool:
+    """True unless the file is known to belong to another user (POSIX only)."""
+    return not hasattr(os, "getuid") or stat.st_uid == os.getuid()
 
 
 def _write(entry: Path, key: str, value: object) -> None:
@@ -155,6 +160,8 @@ def template_cache(configured_in: str) -> Any:
     class _QuietCache(FileSystemBytecodeCache):
         def load_bytecode(self, bucket: Bucket) -> None:
             try:
+                if not _own(os.stat(self._get_cache_filename(bucket))):
+                    return  # someone else's file: loading its code would run it
                 super().load_bytecode(bucket)
             except Exception:  # truncated or foreign file: compile afresh
                 bucket.reset()

@@ -371,7 +371,7 @@ def _build(fmt_id: str, raw: dict[str, tuple[dict[str, Any], str]], grammar: Gra
             raise fail(f"continuation pattern {pattern!r} {problem}")
     for i, signature in enumerate(table.get("signatures", [])):
         # checked here, with the rest of the file, so that a cached load has them checked too
-        problem = regex_problem(signature.get("pattern") or "")
+        problem = regex_problem(signature["pattern"]) if signature.get("pattern") else None
         if problem:
             raise fail(f"signatures[{i}] pattern {problem}")
     samples = []

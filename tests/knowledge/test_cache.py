@@ -178,3 +178,20 @@ def test_a_cached_template_renders_as_a_fresh_one(cache, monkeypatch):
     assert render() == first == "<a><b>"
     stored.write_bytes(b"garbage")
     assert render() == first
+
+
+def test_an_entry_of_another_user_is_not_loaded(cache, tmp_path, monkeypatch):
+    import os
+
+    user = _user_formats(tmp_path / "formats")
+    load_formats([user])
+    built = []
+    load_checked = formats_module._load_checked
+    monkeypatch.setattr(
+        formats_module, "_load_checked", lambda folders: built.append(1) or load_checked(folders)
+    )
+    load_formats([user])
+    assert built == []  # our own entry is used
+    monkeypatch.setattr(os, "getuid", lambda: os.stat(cache).st_uid + 1)
+    assert load_formats([user]) == _fresh(monkeypatch, load_formats, [user])
+    assert len(built) == 2  # the entry was not trusted: loaded afresh (and once more uncached)
