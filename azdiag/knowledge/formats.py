@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import itertools
 import re
 import tomllib
 from collections.abc import Iterator
@@ -174,8 +175,23 @@ def engine_rejects(regex: str) -> str | None:
     try:
         pl.Series([""], dtype=pl.String).str.contains(regex)
     except Exception as exc:  # polars raises its own ComputeError for a bad pattern
-        return str(exc).splitlines()[0]
+        return _engine_reason(str(exc))
     return None
+
+
+def _engine_reason(message: str) -> str:
+    """The reason in the Rust regex error polars passes on (``error: look-around ... is not
+    supported``), with the part of the regex it points at (the ``^^^`` under it)."""
+    lines = message.splitlines()
+    reason = next((line[len("error: ") :] for line in lines if line.startswith("error: ")), None)
+    if reason is None:
+        return lines[0] if lines else "rejected"
+    for above, line in itertools.pairwise(lines):
+        marks = line.strip()
+        if marks and set(marks) == {"^"}:
+            start = len(line) - len(line.lstrip())
+            return f"{reason} (at {above[start : start + len(marks)]!r})"
+    return reason
 
 
 #: Regexes found usable by ``regex_problem`` in this process, or by the load a cache entry

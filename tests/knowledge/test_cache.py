@@ -125,8 +125,31 @@ def test_a_bad_regex_fails_clearly_after_a_good_load_was_cached(cache, tmp_path)
 
 def test_a_signature_pattern_only_python_runs_fails_at_format_load(cache, tmp_path):
     user = _user_formats(tmp_path / "formats", CUSTOM.replace("started (?P", "started (?=x)(?P"))
-    with pytest.raises(FormatError, match=r"signatures\[0\] pattern is not supported"):
+    with pytest.raises(
+        FormatError,
+        match=r"signatures\[0\] pattern is not supported by the parsing engine: "
+        r"look-around, including look-ahead and look-behind, is not supported \(at '\(\?='\)",
+    ):
         load_formats([user])
+
+
+def test_the_cli_says_which_user_format_is_bad_on_every_run(cache, tmp_path):
+    from click.testing import CliRunner
+
+    from azdiag.cli import main
+    from tests.conftest import FIXTURES
+
+    user = _user_formats(tmp_path / "formats")
+    args = ["formats", "list", "--formats", str(user)]
+    assert CliRunner().invoke(main, args).exit_code == 0  # a good load, now cached
+    _user_formats(user, CUSTOM.replace("^(?P<level>", "^(?<=x)(?P<level>"))
+    for _ in range(2):
+        result = CliRunner().invoke(
+            main, ["report", str(FIXTURES / "S01"), "--format", "json", "--formats", str(user)]
+        )
+        assert result.exit_code == 2
+        assert f"{user / 'custom.toml'}: headers[0] regex is not supported" in result.output
+        assert "look-around" in result.output and "Traceback" not in result.output
 
 
 def test_a_bad_rule_regex_fails_clearly_after_a_good_load_was_cached(cache, tmp_path, stages):
