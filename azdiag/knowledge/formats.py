@@ -195,8 +195,9 @@ def _engine_reason(message: str) -> str:
 
 
 #: Regexes found usable by ``regex_problem`` in this process, or by the load a cache entry
-#: was built from (see ``load_formats``): checking one again would give the same answer.
-_usable: set[str] = set()
+#: was built from (see ``load_formats``), with their named groups: checking one again would
+#: give the same answer, and compiling one in ``re`` only for its group names costs as much.
+_usable: dict[str, tuple[str, ...]] = {}
 
 
 def regex_problem(regex: str) -> str | None:
@@ -205,23 +206,30 @@ def regex_problem(regex: str) -> str | None:
     if regex in _usable:
         return None
     try:
-        re.compile(regex)
+        compiled = re.compile(regex)
     except re.error as exc:
         return f"does not compile: {exc}"
     problem = engine_rejects(regex)
     if problem:
         return f"is not supported by the parsing engine: {problem}"
-    _usable.add(regex)
+    _usable[regex] = tuple(compiled.groupindex)
     return None
 
 
-def usable_regexes() -> frozenset[str]:
-    """The regexes ``regex_problem`` passed so far: kept with a cached load, so that what
-    checks them again (signatures, rules) finds them checked."""
-    return frozenset(_usable)
+def group_names(regex: str) -> tuple[str, ...]:
+    """The named groups of ``regex``, in order (raises re.error when it does not compile).
+    Known without compiling for every regex of a loaded definition."""
+    names = _usable.get(regex)
+    return names if names is not None else tuple(re.compile(regex).groupindex)
 
 
-def mark_usable(regexes: frozenset[str]) -> None:
+def usable_regexes() -> dict[str, tuple[str, ...]]:
+    """The regexes ``regex_problem`` passed so far, with their group names: kept with a cached
+    load, so that what checks them again (signatures, rules) finds them checked."""
+    return dict(_usable)
+
+
+def mark_usable(regexes: dict[str, tuple[str, ...]]) -> None:
     """Take ``regexes`` as checked (they come from a load cached with the same engines)."""
     _usable.update(regexes)
 
@@ -248,7 +256,7 @@ def load_formats(extra_dirs: list[Path] | tuple[Path, ...] = ()) -> FormatSet:
     return formats
 
 
-def _load_checked(folders: list[Path]) -> tuple[FormatSet, frozenset[str]]:
+def _load_checked(folders: list[Path]) -> tuple[FormatSet, dict[str, tuple[str, ...]]]:
     """The formats of ``folders``, every definition checked, and the regexes found usable."""
     raw: dict[str, tuple[dict[str, Any], str]] = {}
     try:

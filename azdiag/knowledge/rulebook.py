@@ -148,7 +148,9 @@ def load_rules(extra_dirs: tuple[Path, ...] | list[Path] = (), *, stages: set[st
     return rules
 
 
-def _load_checked(files: list[Path], stages: set[str]) -> tuple[list[Rule], frozenset[str]]:
+def _load_checked(
+    files: list[Path], stages: set[str]
+) -> tuple[list[Rule], dict[str, tuple[str, ...]]]:
     """The rules of ``files`` (a later one replaces the same id), and the regexes found usable."""
     rules: dict[str, Rule] = {}
     for path in files:

@@ -218,3 +218,15 @@ def test_an_entry_of_another_user_is_not_loaded(cache, tmp_path, monkeypatch):
     monkeypatch.setattr(os, "getuid", lambda: os.stat(cache).st_uid + 1)
     assert load_formats([user]) == _fresh(monkeypatch, load_formats, [user])
     assert len(built) == 2  # the entry was not trusted: loaded afresh (and once more uncached)
+
+
+def test_a_cached_load_knows_the_group_names_of_its_patterns(cache, tmp_path, monkeypatch):
+    from azdiag.parse.signatures import load_signatures
+
+    user = _user_formats(tmp_path / "formats")
+    load_formats([user])
+    monkeypatch.setattr(formats_module, "_usable", {})  # a new process: nothing checked yet
+    _no_rebuild(monkeypatch, formats_module)
+    signatures = load_signatures(load_formats([user]))
+    (custom,) = signatures.by_format["custom"]
+    assert formats_module._usable[custom.pattern] == custom.fields == ("what",)
