@@ -230,3 +230,14 @@ def test_a_cached_load_knows_the_group_names_of_its_patterns(cache, tmp_path, mo
     signatures = load_signatures(load_formats([user]))
     (custom,) = signatures.by_format["custom"]
     assert formats_module._usable[custom.pattern] == custom.fields == ("what",)
+
+
+def test_the_default_cache_folder_follows_xdg(tmp_path, monkeypatch):
+    """On Linux (where the tests run): platformdirs' user cache folder, XDG_CACHE_HOME first."""
+    from azdiag.knowledge.cache import cache_dir
+
+    monkeypatch.delenv(CACHE_ENV, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "xdg" / "azdiag"
+    monkeypatch.setenv(CACHE_ENV, "")
+    assert cache_dir() is None
