@@ -168,8 +168,13 @@ def template_cache(configured_in: str) -> Any:
 
         def dump_bytecode(self, bucket: Bucket) -> None:
             try:
-                Path(self.directory).mkdir(parents=True, exist_ok=True)
+                folder = Path(self.directory)
+                folder.mkdir(parents=True, exist_ok=True)
                 super().dump_bytecode(bucket)
+                kept = Path(self._get_cache_filename(bucket)).name
+                for stale in folder.glob(f"{bucket.key}-*.jinja"):  # of an older azdiag
+                    if stale.name != kept:
+                        stale.unlink(missing_ok=True)
             except OSError:  # not writable: the next run compiles again
                 pass
 

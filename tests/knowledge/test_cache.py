@@ -201,6 +201,10 @@ def test_a_cached_template_renders_as_a_fresh_one(cache, monkeypatch):
     assert render() == first == "<a><b>"
     stored.write_bytes(b"garbage")
     assert render() == first
+    stale = stored.with_name(stored.name.split("-")[0] + "-0123456789abcdef.jinja")
+    stored.rename(stale)  # as if written by another version of azdiag
+    assert render() == first
+    assert [p.name for p in (cache / "templates").iterdir()] == [stored.name]
 
 
 def test_an_entry_of_another_user_is_not_loaded(cache, tmp_path, monkeypatch):
