@@ -645,7 +645,13 @@ def _progress_bar(total: int, unit: str) -> Callable[[str | None, int], None]:
     type=click.Path(file_okay=False, path_type=Path),
     help="Output folder: index.html, summary.csv, summary.jsonl and one folder per collection.",
 )
-@click.option("--jobs", "-j", type=click.IntRange(min=1), help="Local worker processes [cores].")
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    help="Local worker processes, one collection each at a time; polars in each gets "
+    "cores/N threads [default: the cores this process may use].",
+)
 @click.option("--scheduler", help="Run on an existing Dask cluster, e.g. tcp://host:8786.")
 @click.option(
     "--fail-on",
@@ -678,11 +684,9 @@ def triage(
     **rest: Any,
 ) -> None:
     """Triage many collections: PATHs are folders of collections, archives or globs."""
-    import os
+    from azdiag.triage.run import TriageError, default_jobs, start_pool, stop_pool
 
-    from azdiag.triage.run import TriageError, start_pool, stop_pool
-
-    jobs = jobs or os.cpu_count() or 1
+    jobs = jobs or default_jobs()
     try:  # now, while this process has one thread: see start_pool
         pool = start_pool(jobs) if jobs > 1 and not scheduler else None
     except TriageError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import itertools
 import re
 import tomllib
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from azdiag.knowledge.cache import cached, content_key, slot_name
 from azdiag.knowledge.grammar import Grammar, GrammarError, load_grammar
 from azdiag.knowledge.resources import data_dir
 
@@ -217,32 +219,90 @@ def engine_rejects(regex: str) -> str | None:
     try:
         pl.Series([""], dtype=pl.String).str.contains(regex)
     except Exception as exc:  # polars raises its own ComputeError for a bad pattern
-        return str(exc).splitlines()[0]
+        return _engine_reason(str(exc))
     return None
+
+
+def _engine_reason(message: str) -> str:
+    """The reason in the Rust regex error polars passes on (``error: look-around ... is not
+    supported``), with the part of the regex it points at (the ``^^^`` under it)."""
+    lines = message.splitlines()
+    reason = next((line[len("error: ") :] for line in lines if line.startswith("error: ")), None)
+    if reason is None:
+        return lines[0] if lines else "rejected"
+    for above, line in itertools.pairwise(lines):
+        marks = line.strip()
+        if marks and set(marks) == {"^"}:
+            start = len(line) - len(line.lstrip())
+            return f"{reason} (at {above[start : start + len(marks)]!r})"
+    return reason
+
+
+#: Regexes found usable by ``regex_problem`` in this process, or by the load a cache entry
+#: was built from (see ``load_formats``), with their named groups: checking one again would
+#: give the same answer, and compiling one in ``re`` only for its group names costs as much.
+_usable: dict[str, tuple[str, ...]] = {}
 
 
 def regex_problem(regex: str) -> str | None:
     """Why ``regex`` cannot be used in a definition, or None: it must compile in Python's ``re``
     (loading, sniffing) and run in polars' engine (parsing, signatures, conditions)."""
+    if regex in _usable:
+        return None
     try:
-        re.compile(regex)
+        compiled = re.compile(regex)
     except re.error as exc:
         return f"does not compile: {exc}"
     problem = engine_rejects(regex)
-    return f"is not supported by the parsing engine: {problem}" if problem else None
+    if problem:
+        return f"is not supported by the parsing engine: {problem}"
+    _usable[regex] = tuple(compiled.groupindex)
+    return None
+
+
+def group_names(regex: str) -> tuple[str, ...]:
+    """The named groups of ``regex``, in order (raises re.error when it does not compile).
+    Known without compiling for every regex of a loaded definition."""
+    names = _usable.get(regex)
+    return names if names is not None else tuple(re.compile(regex).groupindex)
+
+
+def usable_regexes() -> dict[str, tuple[str, ...]]:
+    """The regexes ``regex_problem`` passed so far, with their group names: kept with a cached
+    load, so that what checks them again (signatures, rules) finds them checked."""
+    return dict(_usable)
+
+
+def mark_usable(regexes: dict[str, tuple[str, ...]]) -> None:
+    """Take ``regexes`` as checked (they come from a load cached with the same engines)."""
+    _usable.update(regexes)
 
 
 def load_formats(extra_dirs: list[Path] | tuple[Path, ...] = ()) -> FormatSet:
     """Load the shipped formats, then each ``extra_dirs`` folder (same id replaces, new adds).
 
     Files named ``_*.toml`` hold grammar pieces (see grammar.py), every other ``*.toml`` one
-    format. Raises FormatError for a malformed definition, naming its file.
+    format. Raises FormatError for a malformed definition, naming its file. The checked result
+    is reused from the user's cache while no file (nor azdiag, nor polars) changed: see
+    azdiag.knowledge.cache.
     """
-    raw: dict[str, tuple[dict[str, Any], str]] = {}
     folders = [Path(f) for f in (data_dir("parsers"), *extra_dirs)]
     for folder in folders:
         if not folder.is_dir():
             raise FormatError(f"{folder}: not a folder of format definitions")
+    files = [path for folder in folders for path in sorted(folder.glob("*.toml"))]
+    try:
+        key = content_key("formats", files)
+    except OSError:  # an unreadable file: the load says which, in its own words
+        return _load_checked(folders)[0]
+    formats, usable = cached(slot_name("formats", folders), key, lambda: _load_checked(folders))
+    mark_usable(usable)
+    return formats
+
+
+def _load_checked(folders: list[Path]) -> tuple[FormatSet, dict[str, tuple[str, ...]]]:
+    """The formats of ``folders``, every definition checked, and the regexes found usable."""
+    raw: dict[str, tuple[dict[str, Any], str]] = {}
     try:
         grammar = load_grammar(p for f in folders for p in sorted(f.glob("_*.toml")))
     except GrammarError as exc:
@@ -259,7 +319,7 @@ def load_formats(extra_dirs: list[Path] | tuple[Path, ...] = ()) -> FormatSet:
                 raise FormatError(f"{path}: {exc}") from exc
     formats = {fmt_id: _build(fmt_id, raw, grammar) for fmt_id in raw}
     ordered = sorted(formats.values(), key=lambda f: (-f.sniff_priority, f.id))
-    return FormatSet({f.id: f for f in ordered})
+    return FormatSet({f.id: f for f in ordered}), usable_regexes()
 
 
 def _resolved(fmt_id: str, raw: dict[str, tuple[dict[str, Any], str]], seen: tuple[str, ...] = ()):
@@ -379,6 +439,11 @@ def _build(fmt_id: str, raw: dict[str, tuple[dict[str, Any], str]], grammar: Gra
         problem = regex_problem(pattern)
         if problem:
             raise fail(f"continuation pattern {pattern!r} {problem}")
+    for i, signature in enumerate(table.get("signatures", [])):
+        # checked here, with the rest of the file, so that a cached load has them checked too
+        problem = regex_problem(signature["pattern"]) if signature.get("pattern") else None
+        if problem:
+            raise fail(f"signatures[{i}] pattern {problem}")
     samples = []
     for i, entry in enumerate(table.get("samples", [])):
         if "line" not in entry:

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from azdiag.knowledge.formats import regex_problem
+from azdiag.knowledge.cache import cached, content_key, slot_name
+from azdiag.knowledge.formats import mark_usable, regex_problem, usable_regexes
 from azdiag.knowledge.resources import data_dir
 
 SEVERITIES = ("info", "warning", "error", "critical")
@@ -127,16 +128,35 @@ def parse_duration(value: Any, where: str) -> float:
 
 
 def load_rules(extra_dirs: tuple[Path, ...] | list[Path] = (), *, stages: set[str]) -> list[Rule]:
-    """The shipped rules plus those of ``extra_dirs`` (same id replaces), sorted by id."""
-    rules: dict[str, Rule] = {}
-    for folder in (data_dir("rules"), *extra_dirs):
-        folder = Path(folder)
+    """The shipped rules plus those of ``extra_dirs`` (same id replaces), sorted by id.
+
+    Raises RuleError for a malformed rule, naming its file. The checked rules are reused from
+    the user's cache while no rule file (nor azdiag, nor polars) changed: see
+    azdiag.knowledge.cache.
+    """
+    folders = [Path(folder) for folder in (data_dir("rules"), *extra_dirs)]
+    for folder in folders:
         if not folder.is_dir():
             raise RuleError(f"{folder}: not a folder of rules")
-        for path in sorted(folder.glob("*.toml")):
-            for rule in _read(path, stages):
-                rules[rule.id] = rule
-    return [rules[key] for key in sorted(rules)]
+    files = [path for folder in folders for path in sorted(folder.glob("*.toml"))]
+    try:
+        key = content_key("rules", files, *sorted(stages))
+    except OSError:  # an unreadable file: the load says which, in its own words
+        return _load_checked(files, stages)[0]
+    rules, usable = cached(slot_name("rules", folders), key, lambda: _load_checked(files, stages))
+    mark_usable(usable)
+    return rules
+
+
+def _load_checked(
+    files: list[Path], stages: set[str]
+) -> tuple[list[Rule], dict[str, tuple[str, ...]]]:
+    """The rules of ``files`` (a later one replaces the same id), and the regexes found usable."""
+    rules: dict[str, Rule] = {}
+    for path in files:
+        for rule in _read(path, stages):
+            rules[rule.id] = rule
+    return [rules[key] for key in sorted(rules)], usable_regexes()
 
 
 def _read(path: Path, stages: set[str]) -> list[Rule]:

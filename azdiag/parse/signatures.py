@@ -9,7 +9,6 @@ picks the candidate records, then one query tries every signature of the kind on
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +16,13 @@ from typing import Any
 import polars as pl
 
 from azdiag.common.frames import with_aligned
-from azdiag.knowledge.formats import FormatError, FormatSet, LogFormat, regex_problem
+from azdiag.knowledge.formats import (
+    FormatError,
+    FormatSet,
+    LogFormat,
+    group_names,
+    regex_problem,
+)
 
 #: ``component = "@"`` in a signature means "the component of the log it was found in".
 OWN_COMPONENT = "@"
@@ -40,9 +45,7 @@ class Signature:
 
     @property
     def fields(self) -> tuple[str, ...]:
-        if not self.pattern:
-            return ()
-        return tuple(re.compile(self.pattern).groupindex)
+        return group_names(self.pattern) if self.pattern else ()
 
 
 @dataclass

@@ -22,7 +22,15 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
-from azdiag.triage.batch import RESULT_FILE, Result, Task, done_before, load_result, triage_one
+from azdiag.triage.batch import (
+    RESULT_FILE,
+    Result,
+    Task,
+    done_before,
+    input_bytes,
+    load_result,
+    triage_one,
+)
 from azdiag.triage.index import write_summaries
 
 #: Seconds to wait for a Dask scheduler to answer before saying it cannot be reached.
@@ -83,6 +91,10 @@ def run_batch(
             pending.append(task)
     if scheduler:
         check_scheduler(scheduler)
+    if scheduler or jobs > 1:
+        # the largest first: a big collection started last would keep one worker busy while
+        # the others wait (the summaries are in name order whatever the order of work)
+        pending.sort(key=lambda task: input_bytes(task.path), reverse=True)
     show = sys.stderr.isatty() if progress is None else progress
     bar = _progress(len(tasks), len(batch.results), show)
     started = time.time()
@@ -183,7 +195,8 @@ def _finished_on_disk(pending: list[Task], have: list[Result], since: float) -> 
 
 
 def start_pool(jobs: int) -> ProcessPoolExecutor:
-    """Start ``jobs`` worker processes now; they ignore SIGINT from their first instant.
+    """Start ``jobs`` worker processes now; they ignore SIGINT from their first instant, and
+    polars in each runs :func:`worker_threads` threads.
 
     Ctrl-C in a terminal reaches the whole process group: the workers must leave it to this
     process, which stops them (a worker interrupted mid-write, or in its own start-up, would
@@ -195,7 +208,12 @@ def start_pool(jobs: int) -> ProcessPoolExecutor:
     """
     # spawn, not fork: polars' thread pools do not survive a fork
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_worker_setup)
+    pool = ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=context,
+        initializer=_worker_setup,
+        initargs=(worker_threads(jobs),),
+    )
     main = _main_thread()
     if main:
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
@@ -283,11 +301,39 @@ def _outcome(future: Any, task: Task) -> Result:
         return Result(name=task.name, path=task.path, fingerprint="", error=why)
 
 
-def _worker_setup() -> None:
-    """Processes, not threads, share the cores: polars stays single-threaded in a worker, so
-    N workers use N cores without fighting over them (set before polars is imported). Ctrl-C
-    is the parent's to handle: it stops the workers."""
-    os.environ.setdefault("POLARS_MAX_THREADS", "1")
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity: a container's or ``taskset``'s
+    share, not every core of the machine), at least one."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
+def default_jobs() -> int:
+    """``--jobs`` when not given: one worker per usable core. Measured by bench/triage.py
+    (the 1 -> 2 jobs ratio on a 2-core machine)."""
+    return usable_cores()
+
+
+def worker_threads(jobs: int, cores: int | None = None) -> int:
+    """polars threads for each of ``jobs`` workers: the usable cores shared out, at least one.
+
+    A worker analyses one collection at a time; with as many workers as cores each gets one
+    thread, so the workers do not take cores from one another (polars would otherwise start a
+    thread per core in every worker); with fewer workers the spare cores go to polars.
+    """
+    return max(1, (cores or usable_cores()) // max(1, jobs))
+
+
+#: The variable polars reads, once, when it is imported, for the size of its thread pool.
+POLARS_THREADS_ENV = "POLARS_MAX_THREADS"
+
+
+def _worker_setup(threads: int) -> None:
+    """Start-up of a worker process: ``threads`` polars threads (set before polars is
+    imported; a POLARS_MAX_THREADS the user exported wins). Ctrl-C is the parent's to handle:
+    it stops the workers."""
+    os.environ.setdefault(POLARS_THREADS_ENV, str(threads))
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
