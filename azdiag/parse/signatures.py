@@ -214,9 +214,19 @@ def _position_in(expr: pl.Expr, values: pl.Series, limit: int) -> pl.Expr:
     return pl.lit(table).gather(expr)
 
 
-def with_fields(events: pl.DataFrame, details: pl.DataFrame) -> pl.DataFrame:
-    """``events`` (any selection) with the signature fields of their records, by ``sig``."""
+def with_fields(
+    events: pl.DataFrame, details: pl.DataFrame, *, present_only: bool = False
+) -> pl.DataFrame:
+    """``events`` (any selection) with the signature fields of their records, by ``sig``.
+
+    ``present_only``: only the fields at least one of these records has (a field no record
+    has is left out rather than joined as a column of nulls)."""
     fields = details.drop("event", "stage", "component", "text")
+    if present_only:
+        fields = fields.filter(pl.col("sig").is_in(events["sig"].unique().implode()))
+        fields = fields.select(
+            c.name for c in fields.get_columns() if c.name == "sig" or c.null_count() < c.len()
+        )
     return events.join(fields, on="sig", how="left", maintain_order="left")
 
 
