@@ -48,12 +48,11 @@ def check_clock(ingested: Ingested) -> Ingested:
     events = ingested.events
     if events.height == 0:
         return ingested
-    timed = (
-        events.lazy()
-        .select("instance", "file", "line", "time")
-        .with_row_index("_row")
-        .drop_nulls("time")
-    )
+    numbered = events.lazy().select("instance", "file", "line", "time").with_row_index("_row")
+    # the pass over every file reads the columns where they are: no row numbers, and no
+    # filtered copy when every record has a time
+    columns = events.lazy().select("instance", "file", "line", "time")
+    timed = columns.drop_nulls("time") if events["time"].null_count() else columns
     per_file = _file_times(timed)
     # an outlier is at least OUTLIER_MIN_MARGIN from the middle half: only a file spanning
     # more than that can hold one
@@ -68,7 +67,7 @@ def check_clock(ingested: Ingested) -> Ingested:
     jumping = per_file.filter("back")["file"]
     if far.is_empty() and jumping.is_empty():
         return ingested
-    rows = timed.collect()
+    rows = numbered.drop_nulls("time").collect()
     flagged: dict[str, list[int]] = {}  # file -> flagged rows (of the events table)
     notes: dict[str, list[str]] = {}
     suspects = rows.filter(pl.col("file").is_in(far.append(jumping).implode()))
