@@ -373,8 +373,10 @@ def _sql(condition: dict[str, Any], facts: Facts) -> pl.DataFrame:
     """
     # lazy: the query's filters run before the fields are joined and before any cast
     fields = facts.details.drop("event", "stage", "component", "text").lazy()
-    events = facts.events.lazy().join(fields, on="sig", how="left")
-    notable = facts.notable.lazy().join(fields, on="sig", how="left")
+    # in the events' order (time, file, line): a query's FIRST or LIMIT gives the same row
+    # on every run
+    events = facts.events.lazy().join(fields, on="sig", how="left", maintain_order="left")
+    notable = facts.notable.lazy().join(fields, on="sig", how="left", maintain_order="left")
     # the small tables take the events' instance type, so joins on instance need no cast of
     # the large one (its text columns stay categorical: compare them with =, or CAST them)
     same = pl.col("instance").cast(facts.events.schema["instance"])
