@@ -31,18 +31,3 @@ def _cut(column: pl.Series, lengths: list[int]) -> pl.Series:
         pieces.append(whole.slice(offset, length))
         offset += length
     return pl.concat(pieces, rechunk=False)
-
-
-def one_of(frame: pl.DataFrame, column: str, values: Iterable[str]) -> pl.Expr:
-    """True where ``frame``'s ``column`` is one of ``values``.
-
-    An enum column (the events' ``instance``, ``kind``, ``file``) is compared on its category
-    codes, a value that is not one of its categories matching nothing: no text made per row,
-    which on millions of records costs more than the rest of the filter.
-    """
-    wanted = list(values)
-    dtype = frame.schema[column]
-    if isinstance(dtype, pl.Enum):
-        known = set(dtype.categories)
-        return pl.col(column).is_in(pl.Series([v for v in wanted if v in known], dtype=dtype))
-    return pl.col(column).cast(pl.String).is_in(wanted)

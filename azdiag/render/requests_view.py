@@ -13,7 +13,6 @@ from typing import Any
 
 import polars as pl
 
-from azdiag.common.frames import one_of
 from azdiag.common.times import iso
 from azdiag.timeline.analysis import Analysis
 
@@ -43,7 +42,7 @@ def traffic(analysis: Analysis) -> list[dict[str, Any]]:
     events = analysis.events
     if "kind" not in events.columns or events.height == 0:
         return []
-    minutes = events.filter(one_of(events, "kind", [W3SVC, HTTPERR]))
+    minutes = events.filter(pl.col("kind").cast(pl.String).is_in([W3SVC, HTTPERR]))
     if minutes.height == 0:
         return []
     rows = (
@@ -91,7 +90,9 @@ def event_records(analysis: Analysis, cap: int = MAX_EVENT_RECORDS) -> list[dict
     events = analysis.events
     if "kind" not in events.columns or events.height == 0:
         return []
-    records = events.filter(one_of(events, "kind", ["EventLog"]) & pl.col("event").is_not_null())
+    records = events.filter(
+        (pl.col("kind").cast(pl.String) == "EventLog") & pl.col("event").is_not_null()
+    )
     if records.height == 0:
         return []
     with_fields = analysis.with_fields(records)
