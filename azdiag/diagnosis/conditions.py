@@ -155,9 +155,12 @@ def select(selector: dict[str, Any], facts: Facts) -> pl.DataFrame:
                 values = [v for v in values if v in known]
             conditions.append(pl.col(column).is_in(values))
     where = selector.get("where", {})
-    if where:  # field tests on the distinct record shapes, not on every record
+    if where or "text" in selector:  # tested on the distinct record shapes, not every record
         details = facts.details
-        keep = details.filter([_field_test(n, t, details) for n, t in where.items()])["sig"]
+        tests = [_field_test(n, t, details) for n, t in where.items()]
+        if "text" in selector:  # a record's text is its shape's (the message, all its lines)
+            tests.append(pl.col("text").str.contains(selector["text"]).fill_null(False))
+        keep = details.filter(tests)["sig"]
         conditions.append(pl.col("sig").is_in(keep.implode()))
     chosen = events.lazy().filter(conditions) if conditions else events.lazy()
     picked = chosen.select(
@@ -165,12 +168,12 @@ def select(selector: dict[str, Any], facts: Facts) -> pl.DataFrame:
     ).collect()
     if picked.height == 0:
         return empty_hits()
-    hits = with_fields(picked, facts.details).with_columns(
+    # only the fields these records have: a selection of many heartbeats would otherwise carry
+    # every field any signature can capture, as columns of nulls as long as the selection
+    hits = with_fields(picked, facts.details, present_only=True).with_columns(
         pl.col("instance", "file", "stage", "component").cast(pl.String),
         text=pl.col("message").cast(pl.String),
     )
-    if "text" in selector:
-        hits = hits.filter(pl.col("text").str.contains(selector["text"]))
     return hits.drop("message", "sig", "failure", strict=False)
 
 
@@ -370,8 +373,10 @@ def _sql(condition: dict[str, Any], facts: Facts) -> pl.DataFrame:
     """
     # lazy: the query's filters run before the fields are joined and before any cast
     fields = facts.details.drop("event", "stage", "component", "text").lazy()
-    events = facts.events.lazy().join(fields, on="sig", how="left")
-    notable = facts.notable.lazy().join(fields, on="sig", how="left")
+    # in the events' order (time, file, line): a query's FIRST or LIMIT gives the same row
+    # on every run
+    events = facts.events.lazy().join(fields, on="sig", how="left", maintain_order="left")
+    notable = facts.notable.lazy().join(fields, on="sig", how="left", maintain_order="left")
     # the small tables take the events' instance type, so joins on instance need no cast of
     # the large one (its text columns stay categorical: compare them with =, or CAST them)
     same = pl.col("instance").cast(facts.events.schema["instance"])

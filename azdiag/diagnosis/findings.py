@@ -133,7 +133,7 @@ def _apply_rule(rule: Rule, facts: Facts) -> list[Finding]:
     if hits.height == 0:
         return []
     return [
-        _finding(rule, str(instance), group.sort("time"), facts)
+        _finding(rule, str(instance), group.sort("time", maintain_order=True), facts)
         for (instance,), group in hits.group_by("instance", maintain_order=True)
     ]
 
@@ -263,7 +263,7 @@ def _groups(hits: pl.DataFrame) -> list[dict[str, Any]]:
             "stage": row["stage"],
             "lines": list(row.get("line_refs") or []),
         }
-        for row in hits.sort("records", descending=True).iter_rows(named=True)
+        for row in hits.sort("records", descending=True, maintain_order=True).iter_rows(named=True)
     ]
 
 

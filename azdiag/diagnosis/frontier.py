@@ -106,17 +106,18 @@ def _cycle_rows(facts: Facts, pairs: set[tuple[str, int]]) -> dict[tuple[str, in
     """The lines of the given (instance, cycle) pairs, in one pass over the events."""
     if not pairs or facts.events.height == 0:
         return {}
+    schema = facts.events.schema
+    # in the events' own instance type: the join compares category codes, no text per row
     wanted = pl.DataFrame(
         [(i, c) for i, c in sorted(pairs)],
-        schema={"_instance": pl.String, "cycle": facts.events.schema["cycle"]},
+        schema={"instance": pl.String, "cycle": schema["cycle"]},
         orient="row",
-    )
+    ).with_columns(pl.col("instance").cast(schema["instance"], strict=False))
     rows = (
         facts.events.lazy()
-        .with_columns(_instance=pl.col("instance").cast(pl.String))
-        .join(wanted.lazy(), on=["_instance", "cycle"], how="semi")
+        .join(wanted.lazy(), on=["instance", "cycle"], how="semi")
         .select(
-            "_instance",
+            pl.col("instance").cast(pl.String).alias("_instance"),
             "cycle",
             pl.col("file").cast(pl.String),
             "line",
@@ -162,10 +163,13 @@ def seen_by_instance(facts: Facts) -> tuple[dict[str, set[str]], dict[str, set[s
     """(event names, log kinds that gave events) per instance, one pass each."""
     if facts.events.height == 0:
         return {}, {}
+    # the distinct pairs on the category codes first: a few rows left to turn into text
     kinds = (
         facts.events.lazy()
+        .select("instance", "kind")
+        .unique()
         .group_by(pl.col("instance").cast(pl.String))
-        .agg(pl.col("kind").cast(pl.String).unique())
+        .agg(pl.col("kind").cast(pl.String))
         .collect()
     )
     names = facts.notable.group_by(pl.col("instance").cast(pl.String)).agg(

@@ -67,18 +67,26 @@ class SignatureSet:
 def load_signatures(formats: FormatSet) -> SignatureSet:
     """Read ``[[signatures]]`` of every format (inherited ones first, see ``extends``)."""
     result = SignatureSet()
+    # formats that extend another inherit its signatures: each pattern is checked once
+    checked: dict[str, str | None] = {}
     for fmt in formats:
-        result.by_format[fmt.id] = [_build(fmt, i, raw) for i, raw in enumerate(fmt.signatures)]
+        result.by_format[fmt.id] = [
+            _build(fmt, i, raw, checked) for i, raw in enumerate(fmt.signatures)
+        ]
     return result
 
 
-def _build(fmt: LogFormat, index: int, raw: dict[str, Any]) -> Signature:
+def _build(
+    fmt: LogFormat, index: int, raw: dict[str, Any], checked: dict[str, str | None]
+) -> Signature:
     where = f"{fmt.source_file}: signatures[{index}]"
     if not raw.get("event") or not (raw.get("keyword") or raw.get("levels")):
         raise FormatError(f"{where} needs an 'event' and a literal 'keyword' (or 'levels')")
     pattern = raw.get("pattern")
     if pattern:
-        problem = regex_problem(pattern)
+        if pattern not in checked:
+            checked[pattern] = regex_problem(pattern)
+        problem = checked[pattern]
         if problem:
             raise FormatError(f"{where} pattern {problem}")
     stage_by = None
@@ -217,9 +225,19 @@ def _position_in(expr: pl.Expr, values: pl.Series, limit: int) -> pl.Expr:
     return pl.lit(table).gather(expr)
 
 
-def with_fields(events: pl.DataFrame, details: pl.DataFrame) -> pl.DataFrame:
-    """``events`` (any selection) with the signature fields of their records, by ``sig``."""
+def with_fields(
+    events: pl.DataFrame, details: pl.DataFrame, *, present_only: bool = False
+) -> pl.DataFrame:
+    """``events`` (any selection) with the signature fields of their records, by ``sig``.
+
+    ``present_only``: only the fields at least one of these records has (a field no record
+    has is left out rather than joined as a column of nulls)."""
     fields = details.drop("event", "stage", "component", "text")
+    if present_only:
+        fields = fields.filter(pl.col("sig").is_in(events["sig"].unique().implode()))
+        fields = fields.select(
+            c.name for c in fields.get_columns() if c.name == "sig" or c.null_count() < c.len()
+        )
     return events.join(fields, on="sig", how="left", maintain_order="left")
 
 

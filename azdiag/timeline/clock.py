@@ -48,58 +48,100 @@ def check_clock(ingested: Ingested) -> Ingested:
     events = ingested.events
     if events.height == 0:
         return ingested
-    timed = (
-        events.select("instance", "file", "line", "time").with_row_index("_row").drop_nulls("time")
-    )
-    # one pass over the table; the rows of a file are looked at only when it needs it
-    seconds = pl.col("time").dt.epoch("s")
-    per_file = timed.group_by("file").agg(
-        low=seconds.min(), high=seconds.max(), step=seconds.sort_by("line").diff().min()
-    )
+    numbered = events.lazy().select("instance", "file", "line", "time").with_row_index("_row")
+    # the pass over every file reads the columns where they are: no row numbers, and no
+    # filtered copy when every record has a time
+    columns = events.lazy().select("instance", "file", "line", "time")
+    timed = columns.drop_nulls("time") if events["time"].null_count() else columns
+    per_file = _file_times(timed)
     # an outlier is at least OUTLIER_MIN_MARGIN from the middle half: only a file spanning
-    # more than that can hold one, and only then are its quantiles worth computing
+    # more than that can hold one
     floor = OUTLIER_MIN_MARGIN.total_seconds()
-    wide = per_file.filter(pl.col("high") - pl.col("low") > floor)["file"]
-    far = (
-        timed.filter(pl.col("file").is_in(wide.implode()))
-        .group_by("file")
-        .agg(
-            q1=seconds.quantile(0.25, "lower"),
-            q3=seconds.quantile(0.75, "higher"),
-            low=seconds.min(),
-            high=seconds.max(),
-        )
-        .filter(
+    far = per_file.filter(
+        (pl.col("high") - pl.col("low") > floor)
+        & (
             (pl.col("low") < pl.col("q1") - _margin(floor))
             | (pl.col("high") > pl.col("q3") + _margin(floor))
-        )["file"]
-    )
-    jumping = per_file.filter(pl.col("step") < -BACKWARD_TOLERANCE)["file"]
+        )
+    )["file"]
+    jumping = per_file.filter("back")["file"]
     if far.is_empty() and jumping.is_empty():
         return ingested
+    rows = numbered.drop_nulls("time").collect()
     flagged: dict[str, list[int]] = {}  # file -> flagged rows (of the events table)
     notes: dict[str, list[str]] = {}
-    suspects = timed.filter(pl.col("file").is_in(far.append(jumping).implode()))
-    for name, (rows, note) in _outliers(
+    suspects = rows.filter(pl.col("file").is_in(far.append(jumping).implode()))
+    for name, (found, note) in _outliers(
         suspects.filter(pl.col("file").is_in(far.implode()))
     ).items():
-        flagged.setdefault(name, []).extend(rows)
+        flagged.setdefault(name, []).extend(found)
         notes.setdefault(name, []).append(note)
-    outlying = [row for rows in flagged.values() for row in rows]
+    outlying = [row for found in flagged.values() for row in found]
     rest = suspects.filter(~pl.col("_row").is_in(outlying)) if outlying else suspects
-    others = timed.filter(pl.col("instance").is_in(suspects["instance"].unique().implode()))
-    for name, (rows, note) in _jumps(rest, others).items():
-        flagged.setdefault(name, []).extend(rows)
+    others = rows.filter(pl.col("instance").is_in(suspects["instance"].unique().implode()))
+    for name, (found, note) in _jumps(rest, others).items():
+        flagged.setdefault(name, []).extend(found)
         notes.setdefault(name, []).append(note)
     if not flagged:
         return ingested
-    bad = sorted({row for rows in flagged.values() for row in rows})
+    bad = sorted({row for found in flagged.values() for row in found})
     fixed = _retimed(events, bad)
     files = [_with_range(f, fixed, notes.get(f.path, [])) for f in ingested.files]
     warnings = list(ingested.warnings) + [
         f"{name}: {note}" for name in sorted(notes) for note in notes[name]
     ]
     return replace(ingested, events=fixed, files=files, warnings=warnings)
+
+
+def _file_times(timed: pl.LazyFrame) -> pl.DataFrame:
+    """Per file (its timed records): ``low``, ``high``, ``q1``, ``q3`` (its 25 % quantile,
+    lower, and 75 %, higher) in epoch seconds, and ``back``: whether it goes back in time by
+    more than BACKWARD_TOLERANCE from one line to the next.
+
+    The events table holds each instance in one block ordered by time: then every file's
+    records are in time order and its range and quantiles are records at a position, found in
+    the same pass that sorts by line (a table not so ordered gets a sort per file for them).
+    """
+    new_block = pl.col("instance") != pl.col("instance").shift(1)
+    in_time_order = timed.select(
+        ((pl.col("time") >= pl.col("time").shift(1)) | new_block).all(),
+        (new_block.sum() + 1 == pl.col("instance").n_unique()).alias("blocks"),
+    ).collect()
+    if in_time_order.row(0) != (True, True):
+        return _exact_times(timed)
+    last = (pl.len() - 1).cast(pl.Float64)  # positions as polars' quantile takes them
+    return (
+        timed.group_by("file")
+        .agg(
+            low=pl.col("time").first(),
+            high=pl.col("time").last(),
+            q1=pl.col("time").get((last * 0.25).floor().cast(pl.UInt32)),
+            q3=pl.col("time").get((last * 0.75).ceil().cast(pl.UInt32)),
+            back=_goes_back(pl.col("time").dt.epoch("s").sort_by("line")),
+        )
+        .with_columns(pl.col("low", "high", "q1", "q3").dt.epoch("s"))
+        .collect()
+    )
+
+
+def _exact_times(timed: pl.LazyFrame) -> pl.DataFrame:
+    """``_file_times`` with a sort per file, for a table in any order."""
+    seconds = pl.col("time").dt.epoch("s")
+    return (
+        timed.group_by("file")
+        .agg(
+            low=seconds.min(),
+            high=seconds.max(),
+            q1=seconds.quantile(0.25, "lower"),
+            q3=seconds.quantile(0.75, "higher"),
+            back=_goes_back(seconds.sort_by("line")),
+        )
+        .collect()
+    )
+
+
+def _goes_back(seconds: pl.Expr) -> pl.Expr:
+    return (seconds.diff().min() < -BACKWARD_TOLERANCE).fill_null(False)
 
 
 def _margin(floor: float) -> pl.Expr:

@@ -103,3 +103,35 @@ def test_a_clock_jump_is_warned_about_never_a_finding(
     assert said in warning and "out of order with the rest of the file" in warning
     if count:
         assert f"{count} record(s)" in warning
+
+
+def test_file_times_by_position_equal_the_sorted_ones() -> None:
+    """On a table ordered by time per instance (as ingest gives), ranges and quantiles read at
+    a position and the line-order steps are those a sort per file gives; and on any other
+    order the sorts are made. Times chosen so that the quantiles' rounding and whole-second
+    steps matter: a file going back 300.4 s (not past the tolerance in whole seconds)."""
+    import polars as pl
+
+    from azdiag.timeline.clock import _exact_times, _file_times
+
+    base = datetime(2024, 3, 14, 9, 0, 0)
+    rows = []
+    for number in range(7):  # files of 1 to 7 records, one of them going back
+        offsets = [i * 61.7 for i in range(number + 1)]
+        if number == 4:
+            offsets[3] = offsets[2] - 300.4
+        if number == 6:
+            offsets[5] = offsets[4] - 400.0
+        rows += [
+            (f"IN_{number % 2}", f"f{number}", line + 1, base + timedelta(seconds=offset))
+            for line, offset in enumerate(offsets)
+        ]
+    table = pl.DataFrame(rows, schema=["instance", "file", "line", "time"], orient="row")
+    ordered = table.sort("instance", "time", maintain_order=True)
+    expected = _exact_times(table.lazy()).sort("file")
+    assert expected.filter("back")["file"].to_list() == ["f6"]
+    for frame in (table, ordered):
+        found = _file_times(frame.lazy()).sort("file")
+        assert found.with_columns(pl.col("q1", "q3").cast(pl.Float64)).equals(
+            expected.with_columns(pl.col("q1", "q3").cast(pl.Float64))
+        )
