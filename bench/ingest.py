@@ -70,18 +70,17 @@ import json, resource, sys, time
 sys.path.insert(0, {root!r})
 from azdiag.parse.ingest import ingest
 from azdiag.knowledge.formats import load_formats
-from azdiag.timeline.build import build_timeline
+from azdiag.timeline.analysis import from_ingested
 formats = load_formats()
 t0 = time.perf_counter()
 ingested = ingest({path!r}, formats=formats)
 t1 = time.perf_counter()
 rss_parse = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-timeline = build_timeline(ingested.events, formats, now=ingested.window[1])
+analysis = from_ingested(ingested, formats)  # clock check, collection time, timeline
+timeline = analysis.timeline
 t2 = time.perf_counter()
-from azdiag.timeline.analysis import Analysis
 from azdiag.diagnosis.engine import diagnose
 from azdiag.render.json import report_json
-analysis = Analysis(ingested=ingested, timeline=timeline, formats=formats)
 diagnosis = diagnose(analysis)
 report = report_json(analysis, diagnosis)
 t3 = time.perf_counter()
@@ -91,11 +90,11 @@ print(json.dumps({{
     "diagnosis_seconds": t3 - t2,
     "findings": len(diagnosis.findings),
     "verdict": diagnosis.overall.summary,
-    "lines": sum(f.lines for f in ingested.files),
+    "lines": sum(f.lines for f in analysis.ingested.files),
     "events": ingested.events.height,
-    "parsed_ratio": sum(f.lines - f.unparsed_lines for f in ingested.files)
-        / max(1, sum(f.lines for f in ingested.files)),
-    "files": len(ingested.files),
+    "parsed_ratio": sum(f.lines - f.unparsed_lines for f in analysis.ingested.files)
+        / max(1, sum(f.lines for f in analysis.ingested.files)),
+    "files": len(analysis.ingested.files),
     "cycles": timeline.cycles.height,
     "gaps": timeline.gaps.height,
     "rss_after_parse": rss_parse,

@@ -17,10 +17,8 @@ import io
 import os
 import re
 import stat
-import struct
 import threading
 import zipfile
-import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -32,11 +30,6 @@ _RATIO_FLOOR = 1 << 20  # the ratio is only checked once a member has produced t
 _CACHE_BYTES = 256 << 20  # nested archives kept in memory for later loads
 _LIMIT_HINT = "set from this machine's memory; --max-bytes changes it"
 _SESSION_HANDLES = 8  # open zip handles kept during a walk
-#: Zip members up to this size (stored or deflated, compressed and not) are read with one read
-#: and one decompression call instead of zipfile's stream: a zip of 100,000 small logs spends
-#: its time opening members, not in their bytes. Below _RATIO_FLOOR no ratio check is due.
-_SMALL_MEMBER = _RATIO_FLOOR
-_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # a zip member's local header (APPNOTE 4.3.7)
 
 Step = tuple[str, str]  # ("zip", member name as stored) or ("gz", "")
 
@@ -195,13 +188,6 @@ class Reader:
     ) -> tuple[int, bytes]:
         parts: list[bytes] = []
         produced = kept = 0
-        if loc.steps and loc.steps[-1][0] == "zip":
-            small, compressed = self._small_member(loc)
-            if small is not None:
-                size = len(small)
-                self._check(loc, size, lambda: compressed)
-                cut = keep if stop_after is None else stop_after
-                return size, small if cut is None or cut >= size else small[:cut]
         with ExitStack() as stack:
             try:
                 stream, basis = self._stream(loc, stack)
@@ -225,17 +211,6 @@ class Reader:
             except Exception as exc:  # hostile input: every failure is reported, none escapes
                 raise _as_archive_error(exc) from exc
         return produced, b"".join(parts)
-
-    def _small_member(self, loc: Location) -> tuple[bytes | None, int]:
-        """A small member's bytes, read whole at once (see _SMALL_MEMBER), and its compressed
-        size; None when it is not small or anything about it is unusual: the streamed read then
-        reads it, or says why not."""
-        try:
-            zf = self._zip(Location(loc.path, loc.steps[:-1]))
-            info = zf.getinfo(loc.steps[-1][1])
-            return zf.small_member(info), info.compress_size
-        except Exception:  # the streamed read reports it in its own words
-            return None, 0
 
     def _check(self, loc: Location, produced: int, basis: Callable[[], int]) -> None:
         limits = self.limits
@@ -384,51 +359,6 @@ class _Zip(zipfile.ZipFile):
             super().close()
         finally:
             self._raw.close()
-
-    def small_member(self, info: zipfile.ZipInfo) -> bytes | None:
-        """The bytes of a small stored or deflated member, checked as zipfile checks them
-        (header magic, the name in both directories, size and CRC); None when the member is not
-        small or not plain (encrypted, patched, another method, anything that does not add up).
-        """
-        if (
-            info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
-            or info.flag_bits & 0x61  # encrypted, compressed patch data, strong encryption
-            or info.file_size > _SMALL_MEMBER
-            or info.compress_size > _SMALL_MEMBER
-        ):
-            return None
-        header_size = _LOCAL_HEADER.size
-        blob = self._read_at(info.header_offset, header_size + info.compress_size + 512)
-        if len(blob) < header_size:
-            return None
-        header = _LOCAL_HEADER.unpack_from(blob)
-        start = header_size + header[10] + header[11]  # after the name and the extra field
-        end = start + info.compress_size
-        if len(blob) < end:
-            blob += self._read_at(info.header_offset + len(blob), end - len(blob))
-        if header[0] != b"PK\x03\x04" or len(blob) < end:
-            return None
-        name = blob[header_size : header_size + header[10]]
-        encoding = "utf-8" if header[3] & 0x800 else "cp437"  # zipfile's choice for names
-        if name.decode(encoding, "replace") != info.orig_filename:
-            return None
-        data = blob[start:end]
-        if info.compress_type == zipfile.ZIP_DEFLATED:
-            inflate = zlib.decompressobj(-15)
-            data = inflate.decompress(data, info.file_size + 1)
-            if not inflate.eof:
-                return None
-        if len(data) != info.file_size or zlib.crc32(data) != info.CRC:
-            return None
-        return data
-
-    def _read_at(self, offset: int, size: int) -> bytes:
-        """Up to ``size`` bytes at ``offset`` of the archive, leaving the shared file position
-        (zipfile's member streams) alone: one pread on disk, a slice in memory."""
-        if isinstance(self._raw, io.BytesIO):
-            with self._raw.getbuffer() as view:
-                return bytes(view[offset : offset + size])
-        return os.pread(self._raw.fileno(), size, offset)
 
 
 class _Counting:
