@@ -161,7 +161,7 @@ def test_the_glue_literal_only_skips_lines_the_glue_cannot_split(text: str):
 def test_glue_literals_are_used_only_when_every_glue_declares_one(tmp_path: Path):
     (tmp_path / "_more.toml").write_text(
         """
-[blocks.semicolon]
+[blocks.angled]
 regex = '<{time}> '
 glue = '<[0-9]{4}-'
 sample = "<{time}> "
