@@ -13,7 +13,7 @@ import functools
 import itertools
 import re
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -177,29 +177,31 @@ def _compile(regex: str) -> re.Pattern[str]:
     return pattern
 
 
-def _cut(table: Any, fields: tuple[str, ...], fail: Any) -> Cut | None:
+def _cut(
+    table: Any, fields: tuple[str, ...], where: str, fail: Callable[[str], FormatError]
+) -> Cut | None:
     """A header's ``[headers.cut]`` table, checked: its fields are the regex's, bar message."""
     if table is None:
         return None
     if not isinstance(table, dict) or not isinstance(table.get("shape"), str):
-        raise fail("needs a 'shape' regex")
+        raise fail(f"{where} needs a 'shape' regex")
     shape = table["shape"]
     problem = regex_problem(shape)
     if problem or not shape.startswith("^"):
-        raise fail(f"shape {problem or 'must be anchored with ^'}")
+        raise fail(f"{where} shape {problem or 'must be anchored with ^'}")
     cut_fields: dict[str, tuple[int, int]] = {}
     for name in fields:
         if name == "message":
             continue
-        where = table.get(name)
-        if not (isinstance(where, list) and len(where) == 2 and all(type(v) is int for v in where)):
-            raise fail(f"needs {name} = [start, length] (characters)")
-        cut_fields[name] = (where[0], where[1])
+        place = table.get(name)
+        if not (isinstance(place, list) and len(place) == 2 and all(type(v) is int for v in place)):
+            raise fail(f"{where} needs {name} = [start, length] (characters)")
+        cut_fields[name] = (place[0], place[1])
     extra = set(table) - {"shape", "message", "strip", *cut_fields}
     if extra:
-        raise fail(f"has keys the header's regex does not capture: {sorted(extra)}")
+        raise fail(f"{where} has keys the header's regex does not capture: {sorted(extra)}")
     if type(table.get("message")) is not int:
-        raise fail("needs message = the character where the message starts")
+        raise fail(f"{where} needs message = the character where the message starts")
     return Cut(shape, cut_fields, table["message"], str(table.get("strip", "")))
 
 
@@ -426,7 +428,7 @@ def _build(fmt_id: str, raw: dict[str, tuple[dict[str, Any], str]], grammar: Gra
                 time_format=time_format,
                 fields=fields,
                 utc=bool(entry.get("utc", False)),
-                cut=_cut(entry.get("cut"), fields, lambda m, i=i: fail(f"headers[{i}].cut {m}")),
+                cut=_cut(entry.get("cut"), fields, f"headers[{i}].cut", fail),
             )
         )
     if not headers:

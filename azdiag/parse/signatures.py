@@ -67,26 +67,18 @@ class SignatureSet:
 def load_signatures(formats: FormatSet) -> SignatureSet:
     """Read ``[[signatures]]`` of every format (inherited ones first, see ``extends``)."""
     result = SignatureSet()
-    # formats that extend another inherit its signatures: each pattern is checked once
-    checked: dict[str, str | None] = {}
     for fmt in formats:
-        result.by_format[fmt.id] = [
-            _build(fmt, i, raw, checked) for i, raw in enumerate(fmt.signatures)
-        ]
+        result.by_format[fmt.id] = [_build(fmt, i, raw) for i, raw in enumerate(fmt.signatures)]
     return result
 
 
-def _build(
-    fmt: LogFormat, index: int, raw: dict[str, Any], checked: dict[str, str | None]
-) -> Signature:
+def _build(fmt: LogFormat, index: int, raw: dict[str, Any]) -> Signature:
     where = f"{fmt.source_file}: signatures[{index}]"
     if not raw.get("event") or not (raw.get("keyword") or raw.get("levels")):
         raise FormatError(f"{where} needs an 'event' and a literal 'keyword' (or 'levels')")
     pattern = raw.get("pattern")
-    if pattern:
-        if pattern not in checked:
-            checked[pattern] = regex_problem(pattern)
-        problem = checked[pattern]
+    if pattern:  # checked by load_formats already: regex_problem remembers what it passed
+        problem = regex_problem(pattern)
         if problem:
             raise FormatError(f"{where} pattern {problem}")
     stage_by = None
