@@ -18,7 +18,7 @@ from datetime import datetime
 import polars as pl
 
 from azdiag.knowledge.formats import LogFormat
-from azdiag.parse.headers import apply_other_headers, first_pass, header_order
+from azdiag.parse.headers import apply_other_headers, first_pass, header_order, sample_lines
 from azdiag.parse.timestamps import (
     TIME_FOUND,
     _fallback_times,
@@ -191,8 +191,9 @@ def parse_lines(
     else:
         lines = lines.with_columns(truncated=pl.lit(False))
     lines = _split_glued(lines, fmt)
-    first, *others = header_order(lines, fmt)
-    frame, cut = first_pass(lines, fmt, first, tz)
+    sample = sample_lines(lines)
+    first, *others = header_order(sample, fmt)
+    frame, cut = first_pass(lines, sample, fmt, first, tz)
     frame = apply_other_headers(frame, lines, fmt, [first, *others] if cut else others, tz)
     frame = _fallback_times(frame, lines, fmt, tz)
     records = _join_continuations(frame, fmt, tz)

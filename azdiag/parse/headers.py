@@ -24,8 +24,8 @@ if TYPE_CHECKING:
 _ORDER_SAMPLE = 200
 
 
-def header_order(lines: pl.DataFrame, fmt: LogFormat) -> list[int]:
-    """The order in which the headers run over a batch: most matches on a sample first.
+def header_order(sample: list[str], fmt: LogFormat) -> list[int]:
+    """The order in which the headers run over a batch: most matches on its ``sample`` first.
 
     The first header runs over every line and each further one only over what is left, so a
     file in an unusual (composed) shape must not pay a pass per grammar before its own. Ties
@@ -33,7 +33,6 @@ def header_order(lines: pl.DataFrame, fmt: LogFormat) -> list[int]:
     """
     if len(fmt.headers) == 1:
         return [0]
-    sample = _sample(lines)
     first = _compile(fmt.headers[0].regex)
     if sum(1 for text in sample if not first.match(text)) * 10 <= len(sample):
         return list(range(len(fmt.headers)))  # the usual shape: no need to rank the rest
@@ -48,7 +47,7 @@ def header_order(lines: pl.DataFrame, fmt: LogFormat) -> list[int]:
     return sorted(range(len(compiled)), key=lambda i: (-hits[i], i))
 
 
-def _sample(lines: pl.DataFrame) -> list[str]:
+def sample_lines(lines: pl.DataFrame) -> list[str]:
     """The lines that stand for a batch: its head, and its tail (generations may differ)."""
     sample = lines.head(_ORDER_SAMPLE)["text"].to_list()
     if len(lines) > _ORDER_SAMPLE:
@@ -137,20 +136,20 @@ _CUT_SHARE = 0.5
 
 
 def first_pass(
-    lines: pl.DataFrame, fmt: LogFormat, first: int, tz: str
+    lines: pl.DataFrame, sample: list[str], fmt: LogFormat, first: int, tz: str
 ) -> tuple[pl.DataFrame, bool]:
     """The records after the first header's pass over every line, and whether it was its cut
-    (then the lines out of shape are still to be read by that header's regex)."""
+    (then the lines out of shape are still to be read by that header's regex). The cut runs
+    when enough of the batch's ``sample`` (see ``sample_lines``) has its shape."""
     header = fmt.headers[first]
-    cut = header.cut is not None and _share_in_shape(lines, header) >= _CUT_SHARE
+    cut = header.cut is not None and _share_in_shape(sample, header) >= _CUT_SHARE
     run = _with_cut if cut else _with_header
     frame = run(lines.lazy(), header, first, tz).drop("text").collect(engine="streaming")
     return frame, cut
 
 
-def _share_in_shape(lines: pl.DataFrame, header: Header) -> float:
+def _share_in_shape(sample: list[str], header: Header) -> float:
     assert header.cut is not None
-    sample = _sample(lines)
     shape = _compile(header.cut.shape)
     return sum(1 for text in sample if shape.match(text)) / max(len(sample), 1)
 
