@@ -123,3 +123,43 @@ time_format = "%H:%M:%S"
     )
     with pytest.raises(FormatError, match=rf"headers\[0\]\.cut .*{problem}"):
         load_formats([tmp_path])
+
+
+@pytest.mark.parametrize(
+    ("time_format", "time_shape", "width"),
+    [
+        ("%H:%M:%S", "[0-9]{2}:[0-9]{2}:[0-9]{2}", 8),  # no fraction
+        ("%H:%M:%S%.f", r"[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]", 10),  # one digit
+        ("%H:%M:%S%.f", r"[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}", 15),  # microseconds
+        ("%H:%M:%S%.f", r"[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{7}", 16),  # beyond: general reader
+        ("%H:%M:%S%.f", r"[0-9]{2}:[0-9]{2}:[0-9]{2}[.,][0-9]{3}", 12),  # a comma: not a time
+        ("%H:%M:%S%.f", r"[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9+-][0-9]", 11),  # signs: not a time
+    ],
+)
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_a_cut_time_of_any_width_reads_as_the_regex_reads_it(
+    tmp_path_factory: pytest.TempPathFactory, time_format: str, time_shape: str, width: int, data
+):
+    # the cut reads the seconds and the fraction's digits at fixed places when it can
+    # (azdiag.parse.headers._cut_time); wherever it cannot, or the digits are no time, the
+    # record must still be the one the regex gives
+    folder = tmp_path_factory.mktemp("cut")
+    (folder / "mine.toml").write_text(
+        f"""
+kind = "Mine"
+[[headers]]
+regex = '^\\[(?P<tid>\\d+)\\] (?P<time>\\S+) (?P<message>.*)$'
+time_format = "{time_format}"
+[headers.cut]
+shape = '^\\[[0-9]{{4}}\\] {time_shape} '
+tid = [1, 4]
+time = [7, {width}]
+message = {8 + width}
+""",
+        encoding="utf-8",
+    )
+    fmt = load_formats([folder])["mine"]
+    shape = fmt.headers[0].cut.shape  # type: ignore[union-attr]
+    lines = data.draw(st.lists(_line_in_shape(shape), min_size=1, max_size=8))
+    _same_parse("\n".join(lines) + "\n", fmt)
