@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -204,3 +205,25 @@ def test_outputs_are_never_written_inside_the_input(tmp_path: Path):
         assert result.exit_code == ExitStatus.USAGE, args
         assert "inside the input" in result.output
     assert sorted(p.name for p in source.iterdir()) == before
+
+
+@pytest.mark.parametrize(
+    ("users", "effective"),
+    [
+        (None, "background_thread:true,dirty_decay_ms:100,muzzy_decay_ms:0"),
+        ("dirty_decay_ms:2000", "dirty_decay_ms:2000"),
+    ],
+)
+def test_the_command_sets_how_polars_gives_memory_back_unless_the_user_did(
+    users: str | None, effective: str
+):
+    # polars appends the process's _RJEM_MALLOC_CONF to its own defaults when first imported;
+    # the command must set it before that import, and never over the user's own setting
+    env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
+    if users is not None:
+        env["_RJEM_MALLOC_CONF"] = users
+    code = "import os, azdiag.cli, polars; print(os.environ['_RJEM_MALLOC_CONF'])"
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip().endswith("," + effective)
