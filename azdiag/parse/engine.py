@@ -327,7 +327,12 @@ def _join_continuations(frame: pl.DataFrame, fmt: LogFormat, tz: str) -> pl.Data
         frame = _find_times(frame, frame["header"].is_in(untimed).arg_true(), fmt, tz, None)
     frame = _find_times_in_timeless_files(frame, continuation, fmt, tz)
     weight = (~pl.col("_glued")).cast(pl.UInt32)
-    frame = frame.with_columns(_start=~continuation | (pl.col("line") == 1) | pl.col("_glued"))
+    # categorical before the records are filtered out of the lines: the filter then copies
+    # numbers, not texts; the level mapping below runs over a handful of distinct values
+    frame = frame.with_columns(
+        pl.col("message", "level_raw", "source").cast(pl.Categorical),
+        _start=~continuation | (pl.col("line") == 1) | pl.col("_glued"),
+    )
     if frame["_start"].all():
         starts = frame.with_columns(lines=weight)
     else:
@@ -336,20 +341,18 @@ def _join_continuations(frame: pl.DataFrame, fmt: LogFormat, tz: str) -> pl.Data
         joined = (
             frame.filter(pl.col("_rid").is_in(continued))
             .group_by("_rid", maintain_order=True)
-            .agg(pl.col("message").str.join("\n"), weight.sum().alias("lines"))
+            .agg(pl.col("message").cast(pl.String).str.join("\n"), weight.sum().alias("lines"))
         )
         starts = frame.filter(pl.col("_start")).with_columns(lines=weight)
         starts = _scatter(starts, (joined["_rid"] - 1).cast(pl.UInt32), joined)
     # a time a zone conversion pushed out of what Python's datetime holds (year 10000) is
     # unreadable, not fatal: the record keeps its place and takes the time above it
-    outside = ~pl.col("time").dt.year().is_between(1, 9999)
+    outside = ~pl.col("time").is_between(_FIRST_TIME, _LAST_TIME)
     starts = starts.with_columns(
         _du=pl.when(outside).then(pl.lit(-1, pl.Int8)).otherwise("_du"),
         time=pl.when(outside).then(None).otherwise("time"),
     )
-    # categorical first: the level mapping then runs over a handful of distinct values
     records = starts.with_columns(
-        pl.col("message", "level_raw", "source").cast(pl.Categorical),
         parsed=pl.col("header") != -1,
         time_filled=pl.col("time").is_null(),
     )
@@ -357,6 +360,10 @@ def _join_continuations(frame: pl.DataFrame, fmt: LogFormat, tz: str) -> pl.Data
     if records["time_filled"].any():  # the time of the record above, within the file
         records = records.with_columns(time=pl.col("time").forward_fill().over("file"))
     return records
+
+
+#: The times Python's datetime holds (a comparison of numbers, not a year per record).
+_FIRST_TIME, _LAST_TIME = datetime.min, datetime.max
 
 
 def _normalised_level(raw: pl.Series, fmt: LogFormat) -> pl.Expr:
