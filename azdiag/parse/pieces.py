@@ -94,13 +94,16 @@ def read_piece(piece: Piece, cuts: list[str]) -> bytes:
         data = handle.read(end - start)
     if piece.index == 0:
         data = data.removeprefix(_BOM)
-    if b"\x00" in data or _BOM in data:
-        raise NotPlain(f"{piece.path}: NUL bytes or byte-order marks inside")
-    if not data.isascii():
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise NotPlain(f"{piece.path}: not valid UTF-8") from exc
+    if b"\x00" in data:
+        raise NotPlain(f"{piece.path}: NUL bytes inside")
+    if data.isascii():  # no byte-order mark either (its bytes are not ASCII): 10x cheaper
+        return data
+    if _BOM in data:
+        raise NotPlain(f"{piece.path}: a byte-order mark inside")
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NotPlain(f"{piece.path}: not valid UTF-8") from exc
     return data
 
 
