@@ -3,7 +3,9 @@
 Reports, in one run on this machine: throughput (collections/s) with --jobs 1 and --jobs 2
 (target: 2 jobs >= 1.8x one job), the local pool against a Dask LocalCluster of the same size
 (target: Dask overhead <= 20%), the default --jobs (the usable cores; measured as well when it
-is neither 1 nor 2) and the load average while measuring. Each measure is a whole
+is neither 1 nor 2) and the load average while measuring. --jobs 1 gives its worker every core
+for polars; a run of --jobs 1 with one polars thread (POLARS_MAX_THREADS=1) shows besides how
+the workers themselves scale, each with the same share of the machine. Each measure is a whole
 ``azdiag triage`` process, as a user runs it; the variants alternate for --rounds rounds and
 the best of each counts. Writes bench/RESULTS.md with --write-results.
 
@@ -49,13 +51,15 @@ def _collections(out: Path, count: int, megabytes: float) -> Path:
     return folder
 
 
-def _run(source: Path, out: Path, *options: str) -> tuple[float, float, float]:
+def _run(
+    source: Path, out: Path, *options: str, env: dict[str, str] | None = None
+) -> tuple[float, float, float]:
     """One ``azdiag triage`` process, as a user runs it (its own start-up and worker pool
     included): wall seconds, CPU seconds of it and its workers, and the load average before."""
     shutil.rmtree(out, ignore_errors=True)
     command = [sys.executable, "-m", "azdiag", "triage", str(source), "--out", str(out)]
     command += ["--format", "json", *options]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     load = os.getloadavg()[0]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
@@ -84,7 +88,7 @@ def main() -> None:
     size = sum(p.stat().st_size for p in source.rglob("*") if p.is_file())
     work = args.out / "triage-results"
     default = default_jobs()
-    variants = {"jobs1": ["--jobs", "1"], "jobs2": ["--jobs", "2"]}
+    variants = {"jobs1": ["--jobs", "1"], "jobs2": ["--jobs", "2"], "jobs1_one_thread": []}
     if default not in (1, 2):
         variants["default"] = []  # --jobs left out: what a user gets
     runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in [*variants, "dask"]}
@@ -99,7 +103,11 @@ def main() -> None:
         variants["dask"] = ["--jobs", "2", "--scheduler", cluster.scheduler_address]
         for _ in range(args.rounds):  # interleaved, the best of each counts: the load varies
             for name, options in variants.items():
-                runs[name].append(_run(source, work, *options))
+                if name == "jobs1_one_thread":  # the user's POLARS_MAX_THREADS wins
+                    one_thread = {POLARS_THREADS_ENV: "1"}
+                    runs[name].append(_run(source, work, "--jobs", "1", env=one_thread))
+                else:
+                    runs[name].append(_run(source, work, *options))
     best = {name: min(measured) for name, measured in runs.items()}
     one, two, dask = best["jobs1"][0], best["jobs2"][0], best["dask"][0]
     loads = [load for measured in runs.values() for _, _, load in measured]
@@ -118,6 +126,8 @@ def main() -> None:
         "jobs1_per_second": n / one,
         "jobs2_per_second": n / two,
         "speedup_2_over_1": one / two,
+        "jobs1_one_thread_per_second": n / best["jobs1_one_thread"][0],
+        "workers_scale_2_over_1": best["jobs1_one_thread"][0] / two,
         "dask_per_second": n / dask,
         "dask_over_local": dask / two,
         "dask_overhead": dask / two - 1,
@@ -146,6 +156,9 @@ def _write(result: dict) -> None:
         f"| --jobs 1 | {result['jobs1_per_second']:.2f} collections/s | baseline |",
         f"| --jobs 2 | {result['jobs2_per_second']:.2f} collections/s "
         f"({result['speedup_2_over_1']:.2f}x) | >= 1.8x |",
+        f"| --jobs 1, one polars thread | {result['jobs1_one_thread_per_second']:.2f} "
+        f"collections/s (--jobs 2 does {result['workers_scale_2_over_1']:.2f}x: how the workers "
+        "scale, each with one core) | - |",
         f"| Dask LocalCluster, 2 workers | {result['dask_per_second']:.2f} collections/s "
         f"({result['dask_overhead'] * 100:+.0f}% time vs the local pool) | <= +20% |",
         *(
