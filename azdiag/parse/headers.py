@@ -131,7 +131,10 @@ def _cut_time(cut: Cut, time_format: str | None) -> pl.Expr | None:
     if not fraction or not 1 <= digits <= 6:
         return None
     seconds = _strptime(text.str.slice(start, width + 1), prefix + ".")
-    micros = text.str.slice(start + width + 1, digits).cast(pl.Int64, strict=False)
+    fraction = text.str.slice(start + width + 1, digits)
+    # the cast takes "+5" for 5 (and rejects "-5"): a shape that lets a sign through must not
+    # make a time the regex path would not
+    micros = pl.when(fraction.str.slice(0, 1) != "+").then(fraction.cast(pl.UInt32, strict=False))
     return seconds + pl.duration(microseconds=micros * 10 ** (6 - digits))
 
 

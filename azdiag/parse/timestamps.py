@@ -10,7 +10,7 @@ python-dateutil did (1 read, -1 unreadable, 0 nothing to do).
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 
 import polars as pl
 
@@ -91,7 +91,14 @@ def _fast_time(text: pl.Expr, time_format: str) -> pl.Expr:
 
 def _strptime(text: pl.Expr, time_format: str) -> pl.Expr:
     # no cache: nearly every time in a log is distinct, so the cache only costs
-    return text.str.strptime(pl.Datetime("us"), time_format, strict=False, cache=False)
+    parsed = text.str.strptime(pl.Datetime("us"), time_format, strict=False, cache=False)
+    if _OFFSET.search(time_format):  # polars converts a written offset to UTC, zone attached
+        parsed = parsed.dt.replace_time_zone(None)
+    return parsed
+
+
+#: The directives of a UTC offset written in the time (+01:00, +0100).
+_OFFSET = re.compile(r"%(?:[:#]|::)?z")
 
 
 def _localise(naive: pl.Expr, tz: str) -> pl.Expr:
@@ -158,18 +165,37 @@ def _times_read_slowly(texts: pl.Series, header: Header, tz: str) -> pl.DataFram
         return times.to_frame().with_columns(_du=pl.lit(0, pl.Int8))
     from dateutil import parser as date_parser
 
-    resolved: dict[str, datetime | None] = {}
+    # a text with an offset ("...+05:00", or a stray "+5" that dateutil takes for one) names
+    # its own zone: it is converted to UTC and --tz does not apply to it
+    local: dict[str, datetime] = {}
+    utc: dict[str, datetime] = {}
     for value in texts.filter(missing).drop_nulls().unique().head(MAX_DATEUTIL_VALUES):
         try:
-            resolved[value] = date_parser.parse(value)
+            read = date_parser.parse(value)
         except (ValueError, OverflowError, TypeError):
-            resolved[value] = None
-    read = pl.Series("read", [resolved.get(v) for v in texts.to_list()], pl.Datetime("us"))
-    return pl.DataFrame([times, read, missing.alias("missing")]).select(
-        pl.when("missing").then(_localise(pl.col("read"), tz)).otherwise("time").alias("time"),
+            continue
+        if read.tzinfo is None:
+            local[value] = read
+        else:
+            try:
+                utc[value] = read.astimezone(UTC).replace(tzinfo=None)
+            except (ValueError, OverflowError):  # an offset pushing it out of years 1-9999
+                continue
+    values = texts.to_list()
+    frame = pl.DataFrame(
+        [
+            times,
+            pl.Series("local", [local.get(v) for v in values], pl.Datetime("us")),
+            pl.Series("utc", [utc.get(v) for v in values], pl.Datetime("us")),
+            missing.alias("missing"),
+        ]
+    )
+    read = pl.coalesce(pl.col("utc"), _localise(pl.col("local"), tz))
+    return frame.select(
+        pl.when("missing").then(read).otherwise("time").alias("time"),
         pl.when(~pl.col("missing"))
         .then(0)
-        .when(pl.col("read").is_not_null())
+        .when(read.is_not_null())
         .then(1)
         .otherwise(-1)
         .cast(pl.Int8)

@@ -163,3 +163,26 @@ message = {8 + width}
     shape = fmt.headers[0].cut.shape  # type: ignore[union-attr]
     lines = data.draw(st.lists(_line_in_shape(shape), min_size=1, max_size=8))
     _same_parse("\n".join(lines) + "\n", fmt)
+
+
+def test_a_sign_a_loose_shape_lets_into_the_fraction_makes_no_time(tmp_path: Path):
+    # the fraction's digits are cast as a number, and a cast takes "+5" for 5: the cut must
+    # not give a time the regex path does not (found by hand: generated lines rarely hold one)
+    (tmp_path / "mine.toml").write_text(
+        """
+kind = "Mine"
+[[headers]]
+regex = '^\\[(?P<tid>\\d+)\\] (?P<time>\\S+) (?P<message>.*)$'
+time_format = "%H:%M:%S%.f"
+[headers.cut]
+shape = '^\\[[0-9]{4}\\] [0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9+-][0-9] '
+tid = [1, 4]
+time = [7, 11]
+message = 19
+""",
+        encoding="utf-8",
+    )
+    mine = load_formats([tmp_path])["mine"]
+    lines = ["[0001] 12:00:00.+5 a", "[0001] 12:00:00.-5 b", "[0001] 12:00:00.55 c"]
+    _same_parse("\n".join(lines) + "\n", mine)
+    assert parse_text(b"[0001] 12:00:00.55 c\n", mine).records["time"][0].microsecond == 550000

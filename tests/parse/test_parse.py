@@ -216,3 +216,44 @@ def test_files_read_together_keep_their_own_line_numbers():
         (2, 3, "d"),
         (3, 1, "e"),
     ]
+
+
+def test_a_time_with_a_utc_offset_is_read_by_its_offset_whatever_the_tz():
+    # an offset states the zone: "+01:00" is an hour ahead of UTC, never UTC itself, and --tz
+    # does not apply (a time form of parsers/_grammar.toml, in a header and found in a line)
+    text = (
+        b"[00000001] [2024-03-04T21:26:53+01:00] [INFO]  in the header\n"
+        b"[00000001] 2024-03-04T21:26:55.5-02:30 [INFO]  in the newer header\n"
+        b"a line that is no record 2024-03-04T21:26:56+01:00 but has a time\n"
+    )
+    for tz in ("UTC", "Europe/Paris"):
+        result = parse_text(text, AGENT, tz=tz)
+        assert result.records["time"].to_list() == [
+            datetime(2024, 3, 4, 20, 26, 53),
+            datetime(2024, 3, 4, 23, 56, 55, 500000),
+            datetime(2024, 3, 4, 20, 26, 56),
+        ]
+        assert result.dateutil_times == 0 and result.bad_times == 0
+
+
+def test_a_time_dateutil_reads_with_an_offset_does_not_fail_the_file(tmp_path):
+    # a time no fixed form reads goes to dateutil, which keeps an offset it finds: the aware
+    # time is converted to UTC, next to naive ones of the same batch (--tz applies to those
+    # only); a mix of both once failed the whole file
+    (tmp_path / "mine.toml").write_text(
+        """
+kind = "Mine"
+[[headers]]
+regex = '^\\[(?P<time>[^\\]]+)\\] (?P<message>.*)$'
+time_format = "%Y.%m.%d %H:%M:%S"
+""",
+        encoding="utf-8",
+    )
+    mine = load_formats([tmp_path])["mine"]
+    text = b"[2024.03.04 21:26:53 +0500] with an offset\n[4 Mar 2024 21:26:54] without\n"
+    result = parse_text(text, mine, tz="Europe/Paris")
+    assert result.records["time"].to_list() == [
+        datetime(2024, 3, 4, 16, 26, 53),
+        datetime(2024, 3, 4, 20, 26, 54),
+    ]
+    assert result.dateutil_times == 2 and result.bad_times == 0
