@@ -131,10 +131,10 @@ def _cut_time(cut: Cut, time_format: str | None) -> pl.Expr | None:
     if not fraction or not 1 <= digits <= 6:
         return None
     seconds = _strptime(text.str.slice(start, width + 1), prefix + ".")
-    fraction = text.str.slice(start + width + 1, digits)
+    figures = text.str.slice(start + width + 1, digits)
     # the cast takes "+5" for 5 (and rejects "-5"): a shape that lets a sign through must not
     # make a time the regex path would not
-    micros = pl.when(fraction.str.slice(0, 1) != "+").then(fraction.cast(pl.UInt32, strict=False))
+    micros = pl.when(figures.str.slice(0, 1) != "+").then(figures.cast(pl.UInt32, strict=False))
     return seconds + pl.duration(microseconds=micros * 10 ** (6 - digits))
 
 
