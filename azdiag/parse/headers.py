@@ -44,15 +44,22 @@ def header_order(sample: list[str], fmt: LogFormat) -> list[int]:
     first = _compile(fmt.headers[0].regex)
     if sum(1 for text in sample if not first.match(text)) * 10 <= len(sample):
         return list(range(len(fmt.headers)))  # the usual shape: no need to rank the rest
-    compiled = [_compile(h.regex) for h in fmt.headers]
+    if fmt.start_regex:  # a line no header can start (a stack frame) would try them all in vain
+        can_start = pl.Series(sample, dtype=pl.String).str.contains(fmt.start_regex)
+        sample = [text for text, keep in zip(sample, can_start, strict=True) if keep]
     matched = [False] * len(sample)
-    hits = [0] * len(compiled)
-    for i, regex in enumerate(compiled):
+    hits = [0] * len(fmt.headers)
+    left = len(sample)
+    for i, header in enumerate(fmt.headers):
+        if not left:  # the rest match nothing left: not even compiled
+            break
+        regex = _compile(header.regex)
         for j, text in enumerate(sample):
             if not matched[j] and regex.match(text):
                 matched[j] = True
                 hits[i] += 1
-    return sorted(range(len(compiled)), key=lambda i: (-hits[i], i))
+                left -= 1
+    return sorted(range(len(fmt.headers)), key=lambda i: (-hits[i], i))
 
 
 def sample_lines(lines: pl.DataFrame) -> list[str]:
