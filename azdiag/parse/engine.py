@@ -182,6 +182,9 @@ def parse_lines(
     lines: pl.DataFrame, fmt: LogFormat, stats: list[FileStats], *, tz: str = "UTC"
 ) -> pl.DataFrame:
     """Parse a (file, line, text) frame, filling ``stats`` (one per file index)."""
+    # glued records are split off first: a pasted trace of many records on one line is often
+    # longer than the cut, and cutting it first lost every record after 64 KiB
+    lines = _split_glued(lines, fmt)
     longest = lines.select(pl.col("text").str.len_bytes().max()).item() or 0
     if longest > MAX_LINE_CHARS:
         lines = lines.with_columns(
@@ -190,7 +193,6 @@ def parse_lines(
         )
     else:
         lines = lines.with_columns(truncated=pl.lit(False))
-    lines = _split_glued(lines, fmt)
     sample = sample_lines(lines)
     first, *others = header_order(sample, fmt)
     frame, cut = first_pass(lines, sample, fmt, first, tz)

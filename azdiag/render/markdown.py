@@ -27,6 +27,7 @@ def render_markdown(model: dict[str, Any], *, max_cycles: int = 30) -> str:
             f" {_escape(verdict['summary'])}"
         )
     out += ["", *_completeness(model["instances"])]
+    out += _warnings(model)
     total = model.get("counts", {}).get("findings", len(model["findings"]))
     out += ["", f"## Findings ({total})", ""]
     if total > len(model["findings"]):
@@ -78,6 +79,23 @@ def render_markdown(model: dict[str, Any], *, max_cycles: int = 30) -> str:
     out += _traffic(model.get("traffic") or [])
     out.append(f"_azdiag {model['tool']['version']}, {model['tool']['rules']} rules._")
     return "\n".join(out) + "\n"
+
+
+#: Warnings listed in a ticket; the rest are counted (all are in the HTML and JSON reports).
+_TICKET_WARNINGS = 10
+
+
+def _warnings(model: dict[str, Any]) -> list[str]:
+    """What was cut, repaired or not read: a verdict's reader must know it."""
+    listed = model.get("warnings") or []
+    if not listed:
+        return []
+    total = model.get("counts", {}).get("warnings", len(listed))
+    out = ["", f"## Warnings ({total})", ""]
+    out += [f"- {_escape(w)}" for w in listed[:_TICKET_WARNINGS]]
+    if total > _TICKET_WARNINGS:
+        out.append(f"- and {total - _TICKET_WARNINGS} more: `azdiag report PATH --format html`")
+    return out
 
 
 def _collection_time(model: dict[str, Any]) -> str:

@@ -123,6 +123,9 @@ def build_model(
     contexts = _contexts(full, analysis)
     inventory = _inventory(analysis)
     events = _events(analysis, max_events)
+    # what a file lost or had repaired (lines cut at 64 KiB, times unreadable, NULs removed)
+    # changes what the verdict could see: listed with the collection's own warnings
+    warnings = [*analysis.warnings, *(f"{f.path}: {w}" for f in ingested.files for w in f.warnings)]
     summary = _summary(instances)
     return {
         "tool": {"name": "azdiag", "version": __version__, "rules": len(diagnosis.rules)},
@@ -144,7 +147,7 @@ def build_model(
         "traffic": traffic_chart(analysis),  # IIS logs: azdiag/render/requests_view.py
         "events": events,
         "inventory": inventory,
-        "warnings": list(analysis.warnings)[:MAX_LISTED],
+        "warnings": warnings[:MAX_LISTED],
         "counts": {
             "instances": len(instances),
             "detailed": len(detailed),
@@ -152,7 +155,7 @@ def build_model(
             "cycles": analysis.cycles.height,
             "events": events["total"],
             "files": len(ingested.files),
-            "warnings": len(analysis.warnings),
+            "warnings": len(warnings),
         },
     }
 

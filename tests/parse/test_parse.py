@@ -257,3 +257,17 @@ time_format = "%Y.%m.%d %H:%M:%S"
         datetime(2024, 3, 4, 20, 26, 54),
     ]
     assert result.dateutil_times == 2 and result.bad_times == 0
+
+
+def test_records_glued_on_a_line_longer_than_the_cut_are_all_kept():
+    # a whole bootstrapper log pasted onto one line runs past 64 KiB: its records are split off
+    # before any cut, so the last (the task's exit) is not lost with the line's tail
+    record = "[00002140:00003312, 2024/03/14, 09:29:{:02d}.118, INFO ] Startup task step {} done."
+    records = [record.format(i % 60, i) for i in range(1000)]
+    records.append("[00002140:00003312, 2024/03/14, 09:59:59.000, ERROR] Task exited with 1.")
+    line = " ".join(records)
+    assert len(line) > MAX_LINE_CHARS
+    result = parse_text((line + "\n").encode(), BOOT)
+    assert result.records.height == 1001 and result.glued_records == 1000
+    assert result.records["message"][-1] == "Task exited with 1."
+    assert result.truncated_lines == 0 and result.lines == 1

@@ -552,3 +552,24 @@ def test_gantt_draws_the_latest_cycles_within_its_rows():
     assert paths.keys() == {"agent", "startup_tasks"}
     assert paths["startup_tasks"].count("M") == 120
     assert drawn["height"] <= 120 * 14
+
+
+def test_what_a_file_lost_is_shown_in_the_page_and_the_ticket(tmp_path):
+    # a line cut at 64 KiB and a time no form reads change what the verdict could see: the HTML
+    # (warnings section and the file's inventory row) and the Markdown say so, with the file
+    root = tmp_path / "collection"
+    shutil.copytree(FIXTURES / "S01", root)
+    boot = next(p for p in root.rglob("WaHostBootstrapper.log") if p.is_file())
+    with boot.open("a", encoding="utf-8", newline="") as handle:
+        handle.write("[00002140:00003312, 2024/03/14, 10:00:00.000, INFO ] " + "x" * 70_000 + "\n")
+        handle.write("[00002140:00003312, 2024/14/03, 10:00:01.000, INFO ] month fourteen\n")
+    analysis = analyze(root)
+    diagnosis = diagnose(analysis)
+    html = render_report(analysis, diagnosis, "html", timestamp=False)
+    md = render_report(analysis, diagnosis, "md", timestamp=False)
+    cut = "1 line(s) longer than 64 KiB were cut"
+    unread = "1 record(s) with an unreadable time took the time before them"
+    for warning in (cut, unread):
+        assert html.count(warning) == 2  # the warnings section and the inventory row
+        assert warning in md
+    assert "## Warnings" in md
