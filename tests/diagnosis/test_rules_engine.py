@@ -338,3 +338,27 @@ def test_the_frontier_check_applies_to_rules_that_are_not_shipped(tmp_path):
     stuck = facts_of(analyze(collection(tmp_path / "stuck", **stuck_files), now=now))
     (finding,) = apply_rule(rule, stuck)
     assert finding.absent and finding.values["cmd"] == "a.cmd"
+
+
+def test_an_extension_failure_counts_attempts_not_the_lines_each_attempt_writes(tmp_path):
+    # one failed enable writes up to three lines (killed, exit code, "Enable failed"); the
+    # headline's count is of attempts, each starting at its "Processing plugin" line
+    attempt = (
+        "[00000012] [08/20/2024 14:{m:02d}:00.00] [INFO]  Processing plugin Contoso.Ext version "
+        "1.2.3.4, state: enabled, autoupgrade: True, isJson: True\n"
+        "[00000012] [08/20/2024 14:{m:02d}:01.00] [INFO]  Waiting for command "
+        "C:\\Packages\\Plugins\\Contoso.Ext\\1.2.3.4\\enable.cmd\n"
+        "[00000012] [08/20/2024 14:{m:02d}:50.00] [ERROR] Command "
+        "C:\\Packages\\Plugins\\Contoso.Ext\\1.2.3.4\\enable.cmd of Contoso.Ext has not exited "
+        "on time! Killing it...\n"
+        "[00000012] [08/20/2024 14:{m:02d}:51.00] [INFO]  Enable command of Contoso.Ext has "
+        "exited with Exit code: -2\n"
+        "[00000012] [08/20/2024 14:{m:02d}:52.00] [ERROR] Enable failed for plugin (name: "
+        "Contoso.Ext, version 1.2.3.4) with exception Command timed out\n"
+    )
+    root = collection(tmp_path, **{"WaAppAgent.log": attempt.format(m=1) + attempt.format(m=3)})
+    rule = next(r for r in RULES if r.id == "guest-agent-extension-fails")
+    findings = apply_rule(rule, facts_of(analyze(root)))
+    assert [f.count for f in findings] == [2]
+    assert "killed" in findings[0].values["failure"]
+    assert "2 failed attempt(s)" in findings[0].explanation
