@@ -183,6 +183,7 @@ def ingest(
                 parts.append(_sorted(frames))
     events = _label(parts, sources, formats, rank)
     warnings = list(collection.warnings)
+    warnings += _unread_logs(collection, formats)
     warnings += [f"{r.path}: {r.error}" for r in reports if r.error]
     return Ingested(
         input=str(path),
@@ -192,6 +193,27 @@ def ingest(
         tz=tz,
         warnings=warnings,
     )
+
+
+#: Skipped-file categories of a file that could not be read at all (not merely not a log).
+_UNREAD = frozenset({"unreadable", "corrupt-member"})
+
+
+def _unread_logs(collection: Collection, formats: FormatSet) -> list[str]:
+    """A warning for each guest log (by its name) that could not be read: a corrupt archive
+    member or an unreadable file may hold the very start the verdict is about."""
+    out = []
+    for item in collection.skipped:
+        if item.category not in _UNREAD:
+            continue
+        name = item.display.replace("\\", "/").rsplit("/", 1)[-1].rsplit("!", 1)[-1]
+        fmt = next((f for f in formats if f.matches_name(name)), None)
+        if fmt is not None:
+            out.append(
+                f"{item.display}: a {fmt.kind} log that could not be read ({item.reason}); "
+                "what it holds is in neither the timeline nor the verdict"
+            )
+    return out
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import polars as pl
@@ -51,3 +52,27 @@ def test_bundled_multi_instance_collection_is_ordered_per_instance() -> None:
     events = ingest(FIXTURES / "multi-instance").events
     assert events["instance"].n_unique() > 1
     _assert_time_file_line_order(events)
+
+
+def test_a_guest_log_that_cannot_be_read_is_a_warning_of_the_collection(tmp_path):
+    # a corrupt archive member named like a bootstrapper log may hold the newest start: the
+    # collection's warnings (shown at the top of every report) name it, not only the inventory
+    line = "[00002140:00003312, 2024/03/14, 09:29:40.118, INFO ] Bootstrapper starting.\n"
+    archive = tmp_path / "logs.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("WaHostBootstrapper.log.1", line * 50)
+        zf.writestr("WaHostBootstrapper.log", line * 2000)
+        zf.writestr("notes.txt", "not a log\n")
+    data = bytearray(archive.read_bytes())
+    with zipfile.ZipFile(archive) as zf:
+        info = zf.getinfo("WaHostBootstrapper.log")
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    for i in range(start + 10, start + 40):  # inside the compressed data
+        data[i] ^= 0x5A
+    archive.write_bytes(bytes(data))
+    warnings = ingest(archive).warnings
+    assert any(
+        w.startswith("logs.zip!WaHostBootstrapper.log: a WaHostBootstrapper log that could not")
+        for w in warnings
+    ), warnings
+    assert not any("notes.txt" in w for w in warnings)
