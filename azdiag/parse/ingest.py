@@ -468,7 +468,8 @@ def _fill_counts(report: FileReport, parsed: FileStats) -> None:
         )
     if parsed.untimed_records and not parsed.timed_records:
         report.warnings.append(
-            "no record has a time: the file is kept and shown, but left out of the ordering, "
+            "no record has a time azdiag can read (none is written, or in a form no format "
+            "knows): the file is kept and shown, but left out of the ordering, "
             "cycles, gaps and clock checks"
         )
     elif parsed.untimed_records:

@@ -90,7 +90,8 @@ def build_timeline(
     warnings = step("clock check", lambda: shifted_clock_warnings(timed), no_warnings)
     if untimed:
         warnings.append(
-            f"{untimed} record(s) have no time (their files give none above them): they are "
+            f"{untimed} record(s) have no time azdiag can read, nor one above them in their file "
+            "(no time, or one in a form no format knows: see the files' warnings): they are "
             "kept, classified and shown, but left out of the ordering, cycles, gaps, states and "
             "clock checks"
         )
