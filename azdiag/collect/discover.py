@@ -40,6 +40,10 @@ from azdiag.collect.readers import sniff as sniff_reader
 __all__ = ["CollectError", "Collection", "Limits", "LogSource", "SkippedItem", "discover"]
 
 HEAD_BYTES = 64 << 10  # what is read of a file to sniff its kind and find instance names
+#: Read to sniff a file whose head holds fewer than _SNIFF_MIN_LINES lines (a long first line).
+LONG_HEAD_BYTES = 1 << 20
+_SNIFF_MIN_LINES = 3
+_SNIFF_LINE_CHARS = 4096  # a longer line is a blob, not a header to recognise a format by
 #: A log up to KEEP_FILE_BYTES is read whole at discovery (an archive member is read to its end
 #: anyway, to catch corruption and bombs): its bytes, and its decoded text when discovery
 #: decoded it, are kept for the parse, so that each such file is read and decoded once, up to
@@ -333,11 +337,31 @@ class _Builder:
         if by_content:
             self.skip(entry.display, *by_content)
             return
+        if len(head) == HEAD_BYTES and head.count(b"\n") < _SNIFF_MIN_LINES:
+            # an overlong first line (a pasted blob) filled the head: sniff on the lines after it
+            longer = self._longer_head(entry)
+            if longer is not None:
+                fmt = self.formats.sniff(longer[:50])
+                if fmt:
+                    self._accept(entry, parts, fmt, "sniff", None)
+                    return
         fmt = self.formats.sniff(lines[:50])
         if not fmt:
             self.skip(entry.display, "unrecognised-text", "text in no known log format")
             return
         self._accept(entry, parts, fmt, "sniff", head, decoded, lines)
+
+    def _longer_head(self, entry: Entry) -> list[str] | None:
+        """The lines of the first LONG_HEAD_BYTES of a file, lines too long to be a header left
+        out; None when they cannot be read."""
+        if entry.location is None:
+            return None
+        try:
+            head = self.reader.read(entry.location, LONG_HEAD_BYTES)
+        except ArchiveError:
+            return None
+        lines = head_lines(decode(head), SNIFF_LINES)
+        return [line for line in lines if len(line) <= _SNIFF_LINE_CHARS] or None
 
     def _accept(
         self,

@@ -227,6 +227,19 @@ def test_sniffing_when_the_name_says_nothing(tmp_path: Path, formats: FakeFormat
     assert skipped(collection)["notes.txt"][0] == "unrecognised-text"
 
 
+def test_a_long_first_line_does_not_hide_what_a_log_is(
+    tmp_path: Path, formats: FakeFormats
+) -> None:
+    # a pasted blob of 80 KB before the bootstrapper's lines fills the sniffed head: the lines
+    # after it still say what the file is (found by a newcomer with a customer's .txt copy)
+    write(tmp_path / "bootstrapper_from_customer.txt", b"x" * 80_000 + b"\r\n" + BOOT * 20)
+    write(tmp_path / "blob.txt", b"y" * 80_000 + b"\r\nCustomer notes, not a log.\r\n")
+    collection = discover(tmp_path, formats)
+    found = {s.display: (s.format_id, s.detected_by) for s in collection.sources}
+    assert found == {"bootstrapper_from_customer.txt": ("wahostbootstrapper", "sniff")}
+    assert skipped(collection)["blob.txt"][0] == "unrecognised-text"
+
+
 def test_other_files_are_listed_with_their_category(tmp_path: Path, formats: FakeFormats) -> None:
     write(tmp_path / "Logs/WaAppAgent.log", AGENT)
     write(tmp_path / "EventLogs/Windows Azure.evtx", b"ElfFile\x00" + bytes(200))
