@@ -110,7 +110,8 @@ class Grammar:
         firsts = [f"^{p.regex}" for p in self.prefixes.values()]
         for block in self.blocks.values():
             firsts += [
-                "^" + block.regex.replace(_TIME, f"(?:{t.regex})") for t in self.times.values()
+                "^" + block.regex.replace(_TIME, f"(?:{t.regex}){t.suffix}")
+                for t in self.times.values()
             ]
         firsts += [f"^{level.untimed_regex or level.regex}" for level in self.levels.values()]
         return firsts

@@ -10,6 +10,7 @@ import dataclasses
 from datetime import datetime
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from azdiag.knowledge.formats import FormatError, load_formats
@@ -25,6 +26,16 @@ COMPOSED = [c for c in GRAMMAR.compose() if c.sample]
 def test_every_piece_has_a_sample_so_every_composition_is_checked():
     assert len(COMPOSED) == len(GRAMMAR.compose())
     assert all(t.sample_time for t in GRAMMAR.times.values())
+
+
+@pytest.mark.parametrize("fmt", [f for f in FORMATS if f.start_regex], ids=lambda f: f.id)
+def test_every_composition_passes_the_prefilter_of_lines_a_header_can_start(fmt):
+    # the engine tries the later grammars only on lines that match start_regex (and ranks the
+    # grammars on those only): a composition it shuts out is never read (an ISO time's "Z"
+    # suffix once was, and "2024-03-14T09:31:05Z [WARN] ..." lost its level and message)
+    samples = [c.sample for c in COMPOSED]
+    passed = pl.Series(samples, dtype=pl.String).str.contains(fmt.start_regex).to_list()
+    assert [s for s, ok in zip(samples, passed, strict=True) if not ok] == []
 
 
 @pytest.mark.parametrize("fmt", [f for f in FORMATS if f.glue], ids=lambda f: f.id)
@@ -52,53 +63,55 @@ def test_each_composition_reads_its_time_level_and_message(fmt, composed):
         assert row["level"] is None
 
 
-@pytest.mark.parametrize(
-    "line,kind,time,level,pid,source,message",
-    [
-        # issue 10 a: TraceSource prefix then the bootstrapper's [pid:tid, date, time] block
-        (
-            "WaIISHost Information: 0 : [00002104:00000001, 2024/09/01, 06:00:23.831] "
-            "Role environment . INITIALIZING",
-            "waiishost",
-            datetime(2024, 9, 1, 6, 0, 23, 831000),
-            "info",
-            2104,
-            "WaIISHost",
-            "Role environment . INITIALIZING",
-        ),
-        # issue 10 b: a hex trace mask where the level word stands (log-formats.md §7)
-        (
-            r"[00003372:00001896, 2013/05/18, 05:52:15.250, 00040000] Executing Startup Task "
-            r'type=0 cmd="E:\approot\bin\setup.cmd" > log.txt 2> err.txt',
-            "wahostbootstrapper",
-            datetime(2013, 5, 18, 5, 52, 15, 250000),
-            "info",
-            3372,
-            None,
-            r'Executing Startup Task type=0 cmd="E:\approot\bin\setup.cmd" > log.txt 2> err.txt',
-        ),
-        # issue 10 c: a guest agent line quoted without thread id or time
-        (
-            "[ERROR] Enable command of Contoso.Ext has exited with Exit code: -2",
-            "waappagent",
-            None,
-            "error",
-            None,
-            None,
-            "Enable command of Contoso.Ext has exited with Exit code: -2",
-        ),
-        # ISO time without a thread id, as newer agents write when trimmed
-        (
-            "2024-03-14T09:31:05.1234567Z [WARN]  Waiting for OOBE to Complete ...",
-            "waappagent",
-            datetime(2024, 3, 14, 9, 31, 5, 123456),
-            "warning",
-            None,
-            None,
-            "Waiting for OOBE to Complete ...",
-        ),
-    ],
-)
+#: Shapes from published logs (log-formats.md §7): (line, kind, time, level, pid, source,
+#: message) as each must read.
+PUBLISHED = [
+    # issue 10 a: TraceSource prefix then the bootstrapper's [pid:tid, date, time] block
+    (
+        "WaIISHost Information: 0 : [00002104:00000001, 2024/09/01, 06:00:23.831] "
+        "Role environment . INITIALIZING",
+        "waiishost",
+        datetime(2024, 9, 1, 6, 0, 23, 831000),
+        "info",
+        2104,
+        "WaIISHost",
+        "Role environment . INITIALIZING",
+    ),
+    # issue 10 b: a hex trace mask where the level word stands (log-formats.md §7)
+    (
+        r"[00003372:00001896, 2013/05/18, 05:52:15.250, 00040000] Executing Startup Task "
+        r'type=0 cmd="E:\approot\bin\setup.cmd" > log.txt 2> err.txt',
+        "wahostbootstrapper",
+        datetime(2013, 5, 18, 5, 52, 15, 250000),
+        "info",
+        3372,
+        None,
+        r'Executing Startup Task type=0 cmd="E:\approot\bin\setup.cmd" > log.txt 2> err.txt',
+    ),
+    # issue 10 c: a guest agent line quoted without thread id or time
+    (
+        "[ERROR] Enable command of Contoso.Ext has exited with Exit code: -2",
+        "waappagent",
+        None,
+        "error",
+        None,
+        None,
+        "Enable command of Contoso.Ext has exited with Exit code: -2",
+    ),
+    # ISO time without a thread id, as newer agents write when trimmed
+    (
+        "2024-03-14T09:31:05.1234567Z [WARN]  Waiting for OOBE to Complete ...",
+        "waappagent",
+        datetime(2024, 3, 14, 9, 31, 5, 123456),
+        "warning",
+        None,
+        None,
+        "Waiting for OOBE to Complete ...",
+    ),
+]
+
+
+@pytest.mark.parametrize("line,kind,time,level,pid,source,message", PUBLISHED)
 def test_published_shapes_read(line, kind, time, level, pid, source, message):
     row = parse_text(line.encode() + b"\n", FORMATS[kind]).records.row(0, named=True)
     assert (row["time"], row["level"], row["pid"], row["source"], row["message"]) == (
@@ -230,3 +243,18 @@ def test_a_file_with_a_time_anywhere_in_its_lines_is_never_left_without_a_time()
     result = parse_text(text, FORMATS["waiishost"])
     assert result.timed_records == 1
     assert result.records["time"].to_list() == [datetime(2024, 9, 1, 6, 0, 23, 831000)] * 2
+
+
+@pytest.mark.parametrize("line,kind", [(p[0], p[1]) for p in PUBLISHED])
+def test_published_shapes_read_the_same_after_the_usual_lines(line, kind):
+    # not first in a batch, a line is read by the later grammars, which see only the lines
+    # matching start_regex: a shape it shut out lost its level and message (an ISO time's "Z")
+    fmt = FORMATS[kind]
+    usual = fmt.raw["samples"][0]["line"]
+    alone = parse_text(line.encode() + b"\n", fmt).records.row(0, named=True)
+    text = "\n".join([usual] * 20 + [line]) + "\n"
+    after = parse_text(text.encode(), fmt).records.row(-1, named=True)
+    fields = ("level", "pid", "source", "message", "parsed")
+    assert {k: after[k] for k in fields} == {k: alone[k] for k in fields}
+    if alone["time"] is not None:  # else it takes the time of the record above, as it should
+        assert after["time"] == alone["time"]
