@@ -197,8 +197,45 @@ def _utf16_without_bom(raw: bytes) -> str | None:
 _ZERO_ONE = bytes([0] + [1] * 255)
 
 
+#: A stretch at the end of UTF-16 text without a NUL byte, at least this long, holding a line
+#: end and valid UTF-8, is UTF-8 text appended to the file (a script's output added to a log).
+_UTF8_TAIL_BYTES = 32
+
+
+def _utf8_tail(body: bytes, encoding: str) -> int | None:
+    """Where UTF-8 text appended to mostly-ASCII UTF-16 text starts, or None.
+
+    Every ASCII character in UTF-16 has a NUL byte, so the text after the last NUL has none; a
+    long such stretch with a line-end byte that is valid UTF-8 was not written in UTF-16. (A
+    last line of UTF-16 without ASCII, such as CJK text, has no NUL either, but its bytes are
+    next to never valid UTF-8 holding a 0x0A.)
+    """
+    last = body.rfind(b"\x00")
+    if last < 0:
+        return None
+    start = last + 2 - last % 2  # the end of the code unit that holds the last NUL
+    tail = body[start:]
+    if len(tail) < _UTF8_TAIL_BYTES or b"\n" not in tail:
+        return None
+    try:
+        tail.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return start
+
+
 def _decode_utf16(body: bytes, encoding: str) -> Decoded:
     warnings: list[str] = []
+    tail_at = _utf8_tail(body, encoding)
+    if tail_at is not None:
+        head = _decode_utf16(body[:tail_at], encoding)
+        tail = _decode_utf8(body[tail_at:], "utf-8")
+        head.warnings += tail.warnings
+        head.warnings.append(
+            f"UTF-8 text appended after byte {tail_at} of the UTF-16 text: read as UTF-8"
+        )
+        joined = head.data if head.data.endswith(b"\n") or not head.data else head.data + b"\n"
+        return Decoded(joined + tail.data, encoding, head.nul_bytes, head.warnings, head.nul_runs)
     if len(body) % 2:
         warnings.append("odd number of bytes in UTF-16 text: the last byte was dropped")
         body = body[:-1]

@@ -182,3 +182,23 @@ def test_slicing_does_not_change_the_result(pieces: list[bytes]) -> None:
         patch.setattr(azdiag.collect.decode, "_CHUNK", 3)
         sliced = decode(raw)
     assert sliced == whole
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf8_appended_to_utf16_text_is_read_as_utf8(encoding):
+    # a script's UTF-8 output appended to a UTF-16 log: the tail is not read as UTF-16 (which
+    # turned it into one line of CJK characters and lost the task's exit line)
+    first = "[00002140:00003312, 2024/03/14, 09:00:34.100, INFO ] Executing task.\r\n"
+    appended = "[00002140:00003312, 2024/03/14, 09:00:35.100, ERROR] Task exited with 1.\r\n"
+    bom = "\ufeff".encode(encoding)
+    decoded = decode(bom + first.encode(encoding) + appended.encode("utf-8"))
+    assert decoded.text == first + appended
+    assert any("UTF-8 text appended" in w for w in decoded.warnings)
+
+
+def test_utf16_text_ending_in_cjk_is_not_cut():
+    # no NUL in the last characters, but no line end in UTF-8 either: all of it is UTF-16
+    text = "[00000012] [03/14/2024 09:00:00.00] [INFO]  start\r\n" + "日本語のメッセージです" * 4
+    decoded = decode(b"\xff\xfe" + text.encode("utf-16-le"))
+    assert decoded.text == text
+    assert not any("appended" in w for w in decoded.warnings)
