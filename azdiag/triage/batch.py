@@ -149,7 +149,7 @@ class _Splitter:
         several side by side; then those in each of its sub-folders and archives."""
         if not path.is_dir() or not _may_hold_several(path):
             return [(name, str(path))]
-        tops = self._several(path)
+        tops = self._tops_if_several(path)
         if not tops:
             return [(name, str(path))]
         children = _children(path, self.refused)
@@ -162,7 +162,7 @@ class _Splitter:
                 )
         return [item for sub, child in _named(children, name) for item in self(sub, child)]
 
-    def _several(self, folder: Path) -> set[str]:
+    def _tops_if_several(self, folder: Path) -> set[str]:
         """When ``folder`` holds several collections (as ``azdiag report`` finds them), the
         names of everything right inside it that holds a log; else nothing."""
         from azdiag.collect.discover import CollectError, Limits, discover
