@@ -759,7 +759,12 @@ def _triage(
     if unknown:
         raise click.BadParameter(f"unknown format(s) {sorted(unknown)}", param_hint="--format")
     refused: list[str] = []
-    collections = expand(list(paths), refused)
+    collections = expand(
+        list(paths),
+        refused,
+        format_dirs=tuple(str(d) for d in format_dirs),
+        max_bytes=max_bytes,
+    )
     for line in refused:
         _echo(f"azdiag: {line}", err=True)
     if not collections:

@@ -26,7 +26,7 @@ RESULT_FILE = "result.json"
 
 @dataclass(frozen=True)
 class Task:
-    name: str  # unique, file-system safe: the collection's output folder
+    name: str  # unique, file-system safe: its output folder ("a/b" for b found in a)
     path: str
     out: str  # the batch output folder
     formats: tuple[str, ...] = ("html", "json")
@@ -70,45 +70,131 @@ class Result:
 _LAYOUT = {"runtimeandagent", "resources", "config", "logs", "windowsazure", "plugins"}
 
 
-def expand(paths: list[str], refused: list[str] | None = None) -> list[tuple[str, str]]:
+def expand(
+    paths: list[str],
+    refused: list[str] | None = None,
+    *,
+    format_dirs: tuple[str, ...] = (),
+    max_bytes: int | None = None,
+) -> list[tuple[str, str]]:
     """(name, path) of every collection under ``paths``, sorted by name, names made unique.
 
     A glob's matches and archives are collections. A folder is one collection when it looks
     like one (a guest log or a collection's own folders right inside it); otherwise each
     sub-folder or archive in it is a collection, except a symbolic link leading out of the
-    folder: it is not followed, and why goes into ``refused`` (one line each).
+    folder: it is not followed. A folder that is not one collection by its look alone (see
+    ``_may_hold_several``) is inventoried as ``azdiag report`` does; when it holds several
+    collections side by side (the same instance's same log in two of its sub-folders or
+    archives), each of its sub-folders and archives is one instead, recursively, named
+    ``folder/sub`` after where it lies.
+    ``refused`` gets one line for each input that is not followed or does not exist (a missing
+    one stays a collection, so that its row says so too) and each log left out of a split.
+    ``format_dirs``/``max_bytes``: as for the analysis, so that the inventory sees what it will.
     """
+    notes: list[str] = [] if refused is None else refused
     found: list[Path] = []
     for given in paths:
         if glob.has_magic(given):
             found += [Path(match) for match in sorted(glob.glob(given))]
             continue
         path = Path(given)
+        if not os.path.lexists(path):
+            notes.append(f"{given}: no such file or folder")
         if path.is_dir() and not _looks_like_a_collection(path):
-            children = []
-            for child in sorted(path.iterdir()):
-                if not (child.is_dir() or child.name.lower().endswith(ARCHIVES)):
-                    continue
-                if _leads_out(child, path):
-                    if refused is not None:
-                        target = os.path.realpath(child)
-                        refused.append(
-                            f"{child}: symbolic link to {target}, outside the input: not followed"
-                        )
-                    continue
-                children.append(child)
-            found += children or [path]
+            found += _children(path, notes) or [path]
         else:
             found.append(path)
-    named: dict[str, str] = {}
-    for path in found:
-        base = _safe_name(path)
+    split = _Splitter(notes, format_dirs, max_bytes)
+    return sorted(item for name, path in _named(found) for item in split(name, path))
+
+
+def _named(paths: list[Path], parent: str = "") -> list[tuple[str, Path]]:
+    """Each path with a file-system safe name unique among them, under ``parent`` when given."""
+    named: dict[str, Path] = {}
+    for path in paths:
+        base = f"{parent}/{_safe_name(path)}" if parent else _safe_name(path)
         name, n = base, 1
-        while name in named and named[name] != str(path):
+        while name in named and named[name] != path:
             n += 1
             name = f"{base}-{n}"
-        named[name] = str(path)
-    return sorted(named.items())
+        named[name] = path
+    return list(named.items())
+
+
+def _children(folder: Path, refused: list[str]) -> list[Path]:
+    """The sub-folders and archives of ``folder`` in name order, without symbolic links that
+    lead out of it (one line each into ``refused``)."""
+    children = []
+    for child in sorted(folder.iterdir()):
+        if not (child.is_dir() or child.name.lower().endswith(ARCHIVES)):
+            continue
+        if _leads_out(child, folder):
+            target = os.path.realpath(child)
+            refused.append(f"{child}: symbolic link to {target}, outside the input: not followed")
+            continue
+        children.append(child)
+    return children
+
+
+@dataclass
+class _Splitter:
+    """Splits a folder of collections into its collections, by ``azdiag report``'s rule."""
+
+    refused: list[str]
+    format_dirs: tuple[str, ...]
+    max_bytes: int | None
+
+    def __call__(self, name: str, path: Path) -> list[tuple[str, str]]:
+        """(name, path) of the collections in ``path``: itself, unless it is a folder that holds
+        several side by side; then those in each of its sub-folders and archives."""
+        if not path.is_dir() or not _may_hold_several(path):
+            return [(name, str(path))]
+        tops = self._tops_if_several(path)
+        if not tops:
+            return [(name, str(path))]
+        children = _children(path, self.refused)
+        kept = {child.name for child in children}
+        for top in sorted(tops - kept):  # a log right inside it, or a link not followed
+            if not (path / top).is_symlink():
+                self.refused.append(
+                    f"{path / top}: a log beside the collections in {path}, in none of them: "
+                    "not analysed"
+                )
+        return [item for sub, child in _named(children, name) for item in self(sub, child)]
+
+    def _tops_if_several(self, folder: Path) -> set[str]:
+        """When ``folder`` holds several collections (as ``azdiag report`` finds them), the
+        names of everything right inside it that holds a log; else nothing."""
+        from azdiag.collect.discover import CollectError, Limits, discover
+        from azdiag.knowledge.formats import load_formats
+
+        formats = load_formats(tuple(Path(d) for d in self.format_dirs))
+        try:
+            collection = discover(folder, formats, limits=Limits.with_max_bytes(self.max_bytes))
+        except CollectError:
+            return set()  # the analysis meets the same problem and says so in its row
+        if not collection.collections:
+            return set()
+        return {re.split(r"[/!]", source.display, maxsplit=1)[0] for source in collection.sources}
+
+
+#: Folders a collection has of its own (beyond _LAYOUT): beside only these, a folder that looks
+#: like a collection is one, without reading it.
+_OWN_FOLDERS = _LAYOUT | {"eventlogs", "logfiles"}
+
+
+def _may_hold_several(folder: Path) -> bool:
+    """False when ``folder`` is one collection by its look alone: a guest log or a collection's
+    own folders right inside it, and no archive or other folder beside them."""
+    if not _looks_like_a_collection(folder):
+        return True
+    for child in folder.iterdir():
+        name = child.name.lower()
+        if child.is_dir() and name not in _OWN_FOLDERS and "_in_" not in name:
+            return True
+        if child.is_file() and name.endswith(ARCHIVES) and not name.endswith(".log.gz"):
+            return True
+    return False
 
 
 def _leads_out(child: Path, folder: Path) -> bool:
@@ -214,6 +300,13 @@ def _analyse_into(task: Task, result: Result) -> None:
     ingested = ingest(task.path, formats=formats, tz=task.tz, limits=limits)
     if not ingested.files:
         raise ValueError("no guest log found in this collection")
+    several = ingested.collection.collections
+    if several:  # one verdict over them would mix incidents (what `azdiag report` refuses)
+        names = ", ".join(several[:5]) + (", ..." if len(several) > 5 else "")
+        raise ValueError(
+            f"holds {len(several)} collections ({names}), not analysed as one: "
+            "give each to 'azdiag triage' (unpack an archive first)"
+        )
     analysis = from_ingested(ingested, formats)
     diagnosis = diagnose(analysis, rule_dirs=tuple(Path(d) for d in task.rule_dirs))
     start, end = ingested.window
