@@ -11,5 +11,6 @@ display path, name, format_id, instance, role, ...), ``skipped`` (item, reason),
 - ``instances``: which role instance a file belongs to;
 - ``readers``: a source's lines (text logs, Windows event logs, IIS logs) and their coverage;
 - ``eventlog``, ``iislog``: reading .evtx/.xml/.csv event logs and W3C IIS logs;
-- ``collection_time``: when the logs were taken ("now"), and what says so.
+- ``collection_time``: when the logs were taken ("now"), and what says so;
+- ``zip_times``: a zip member's time in UTC from its extra fields (its DOS time has no zone).
 """

@@ -212,7 +212,6 @@ def from_ingested(
         ingested.collection.sources,
         ingested.window[1],
         user=now,
-        tz=ingested.tz,
         trust_mtime_within_seconds=workflow.trust_mtime_within_seconds,
     )
     timeline = build_timeline(

@@ -20,7 +20,7 @@ from azdiag.exit_status import ExitStatus
 from azdiag.knowledge.rulebook import load_rules
 from azdiag.knowledge.workflow import load_workflow
 from azdiag.timeline.analysis import analyze
-from tests.conftest import FIXTURES, analysed
+from tests.conftest import FIXTURES, analysed, unix_extra
 
 RULES = load_rules(stages=set(load_workflow().stages))
 BOOT = "[00003604:00002604, {date}, {t}, {level}] {message}\n"
@@ -128,10 +128,12 @@ def test_a_file_times_70_minutes_later_are_the_collection_time(input_a):
     assert verdict.confidence == "high"
 
 
-def test_a_archive_member_times_are_the_collection_time(tmp_path):
+def test_a_archive_member_utc_times_are_the_collection_time(tmp_path):
     archive = tmp_path / "collection.zip"
     with zipfile.ZipFile(archive, "w") as zf:
-        info = zipfile.ZipInfo("Resources/WaHostBootstrapper.log", (2018, 8, 13, 4, 20, 0))
+        # zipped in UTC-5: the DOS time is local, the extended timestamp field says 04:20 UTC
+        info = zipfile.ZipInfo("Resources/WaHostBootstrapper.log", (2018, 8, 12, 23, 20, 0))
+        info.extra = unix_extra(datetime(2018, 8, 13, 4, 20, tzinfo=UTC))
         zf.writestr(info, INPUT_A)
     analysis = analyze(archive)
     assert analysis.collection_time.source == "archive"
@@ -412,6 +414,7 @@ def test_now_on_the_command_line(input_a):
         "at": "2018-08-13T04:18:00.000000Z",
         "source": "user",
         "newest_line": "2018-08-13T03:08:22.406000Z",
+        "archive_local_time": None,
         "description": "Collection time: 2018-08-13 04:18:00 UTC, given with --now.",
     }
     assert data["verdict"]["scenario"] == "S02"
