@@ -8,6 +8,7 @@ cycle is the newest line of the instance's files (see timeline.instance_ends).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 import polars as pl
@@ -283,3 +284,73 @@ def stage_timings(events: pl.DataFrame, cycles: pl.DataFrame, workflow: Workflow
         .with_columns(seconds=(pl.col("left") - pl.col("entered")).dt.total_microseconds() / 1e6)
         .select("instance", "cycle", "stage", "order", "entered", "left", "seconds")
     )
+
+
+def place_timeless_files(
+    events: pl.DataFrame, cycles: pl.DataFrame, boundaries: Iterable[str] = ()
+) -> pl.DataFrame:
+    """``events`` with a ``cycle`` for the records of files that give no time at all.
+
+    Such a file (a host log written without times, log-formats.md §7) cannot be laid on the
+    time axis, but its start attempts can be matched to the cycles the timed logs show. The
+    file is cut, in line order, at each repeat of its first workflow event (the event with a
+    stage on its first such record, e.g. ``roleenv_init`` for a host log: one per host process
+    start); its attempts are paired, the latest with the latest, with the instance's cycles
+    that reached that event's stage. Pairing from the end holds when the file lost its oldest
+    part or was written anew at some start; attempts beyond the cycles (older than the timed
+    logs) and records before the first attempt keep no cycle. A file whose first workflow event
+    is one of ``boundaries`` (the events that open a cycle: an agent start...) is left as it
+    is: such a start may be one the timed logs never show, so it says nothing of their cycles.
+    Files with any time keep their records as they are: there a record without a time of its
+    own took the time above it.
+
+    Columns read: ``instance``, ``file``, ``line``, ``time``, ``event``, ``stage``, ``cycle``
+    of ``events``; ``instance`` (str), ``cycle``, ``stages`` of ``cycles``. Nothing else changes.
+    """
+    if events.height == 0 or cycles.height == 0 or events["time"].null_count() == 0:
+        return events
+    rows = events.with_row_index("_row")
+    timeless = (
+        rows.group_by("file")
+        .agg(pl.col("time").is_null().all().alias("_none"))
+        .filter(pl.col("_none"))["file"]
+    )
+    if timeless.len() == 0:
+        return events
+    rows = rows.filter(pl.col("file").is_in(timeless.implode())).select(
+        "_row",
+        pl.col("instance").cast(pl.String),
+        pl.col("file").cast(pl.String),
+        "line",
+        pl.col("event").cast(pl.String),
+        pl.col("stage").cast(pl.String),
+    )
+    placed_rows: list[int] = []
+    placed_cycles: list[int] = []
+    for (_file, instance), group in rows.group_by("file", "instance", maintain_order=True):
+        group = group.sort("line")
+        opening = group.filter(pl.col("stage").is_not_null() & pl.col("event").is_not_null())
+        if opening.height == 0:
+            continue
+        event, stage = opening.row(0)[4], opening.row(0)[5]
+        if event in boundaries:
+            continue
+        attempt = (group["event"] == event).fill_null(False).cast(pl.UInt32).cum_sum()
+        reached = cycles.filter(
+            (pl.col("instance") == instance) & pl.col("stages").list.contains(stage)
+        )["cycle"].sort()
+        attempts = int(attempt.max() or 0)
+        # attempt k of n goes with the (n - k + 1)-th last cycle that reached the stage
+        pairs = {
+            attempts - back: int(cycle)
+            for back, cycle in enumerate(reversed(reached.to_list()))
+            if attempts - back >= 1
+        }
+        for row, k in zip(group["_row"].to_list(), attempt.to_list(), strict=True):
+            if k in pairs:
+                placed_rows.append(row)
+                placed_cycles.append(pairs[k])
+    if not placed_rows:
+        return events
+    cycle = events["cycle"].cast(pl.UInt32).scatter(placed_rows, placed_cycles)
+    return events.with_columns(cycle.cast(events.schema["cycle"]))
