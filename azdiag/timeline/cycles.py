@@ -191,6 +191,7 @@ def build_cycles(
         .collect()
     )
     ready_time = pl.col("time").filter(pl.col("stage") == "ready")
+    reported = pl.col("event").is_in(reports)
     progress = (
         telling.group_by("instance", "cycle")
         .agg(
@@ -198,8 +199,16 @@ def build_cycles(
             pl.col("_order").max().alias("last_stage_order"),
             pl.col("stage").filter(pl.col("_order").is_not_null()).unique().alias("_stages"),
             ready_time.min().alias("ready_at"),
-            pl.col("event").filter(pl.col("_failure")).last().alias("failure_event"),
-            pl.col("time").filter(pl.col("_failure")).last().alias("failure_at"),
+            # the failure a cycle's own lines show; a report of it (the agent's status) only
+            # when they show none (an untimed host log, a host log not collected)
+            pl.coalesce(
+                pl.col("event").filter(pl.col("_failure") & ~reported).last(),
+                pl.col("event").filter(pl.col("_failure")).last(),
+            ).alias("failure_event"),
+            pl.coalesce(
+                pl.col("time").filter(pl.col("_failure") & ~reported).last(),
+                pl.col("time").filter(pl.col("_failure")).last(),
+            ).alias("failure_at"),
             # a repeated report of a stage (the agent's status) shows it, but is no progress
             pl.col("time")
             .filter(pl.col("_order").is_not_null() & ~pl.col("event").is_in(reports))

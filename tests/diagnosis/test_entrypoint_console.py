@@ -16,16 +16,12 @@ import pytest
 from azdiag.diagnosis.engine import diagnose
 from azdiag.diagnosis.findings import fill
 from azdiag.timeline.analysis import analyze
+from tests.diagnosis.test_outcomes import INPUT_F
 
 _STORE = "Resources/Directory/7e1c0b55a2d94f0f9c3e6a1b2d4f8a90.ContosoWeb.DiagnosticStore"
 
-_FAILURE = (
-    "System.TypeLoadException: Unable to load the role entry point due to the following "
-    "exceptions:\n"
-    "-- System.IO.FileLoadException: Could not load file or assembly 'Contoso.Lib, "
-    "Version=2.0.0.0, Culture=neutral, PublicKeyToken=null' or one of its dependencies. The "
-    "located assembly's manifest definition does not match the assembly reference. (Exception "
-    "from HRESULT: 0x80131040)\n"
+# the console form of test_outcomes (input f) with the fusion bind log under it
+_FAILURE = INPUT_F + (
     "=== Pre-bind state information ===\n"
     "LOG: DisplayName = Contoso.Lib, Version=2.0.0.0, Culture=neutral, PublicKeyToken=null\n"
     "WRN: Comparing the assembly name resulted in the mismatch: Major Version\n"
@@ -103,3 +99,39 @@ def test_an_untimed_host_log_with_more_attempts_than_cycles_pairs_the_latest(tmp
     (mismatch,) = [f for f in diagnose(analysis).findings if f.rule.scenario == "S07"]
     assert (mismatch.count, mismatch.cycles) == (3, [1, 2])
     assert f"{mismatch.first_seen:%H:%M:%S}" == "07:02:30"
+
+
+def _with_agent_report(root: Path) -> Path:
+    """The guest agent's status after the last host start: the role stopped on an error."""
+    agent = root / "RuntimeAndAgent" / "WaAppAgent.log"
+    agent.parent.mkdir()
+    role = "7e1c0b55a2d94f0f9c3e6a1b2d4f8a90.ContosoWeb_IN_0"
+    agent.write_text(
+        f"[00000012] [09/05/2024 07:04:58.00] [INFO]  Role {role} is reporting state Recycling.\n"
+        "[00000012] [09/05/2024 07:04:58.00] [INFO]  Reporting status: Recycling (Role has "
+        "encountered an error and has stopped. Sites were deployed.)\n",
+        encoding="utf-8",
+    )
+    return root
+
+
+def test_without_a_timed_failure_the_last_cycle_is_still_running(tmp_path):
+    cycles = analyze(_collection(tmp_path, timed=False, form="console")).cycles
+    assert cycles.sort("cycle")["outcome"].to_list() == ["failed", "failed", "running"]
+
+
+def test_the_agent_s_error_report_fails_the_last_cycle_when_the_host_log_gives_no_time(tmp_path):
+    analysis = analyze(_with_agent_report(_collection(tmp_path, timed=False, form="console")))
+    assert analysis.cycles.height == 3
+    last = analysis.cycles.sort("cycle").row(-1, named=True)
+    assert (last["outcome"], last["failure_event"]) == ("failed", "state")
+
+
+def test_a_cycle_s_own_failure_line_outranks_the_agent_s_report_of_it(tmp_path):
+    analysis = analyze(_with_agent_report(_collection(tmp_path, timed=True, form="console")))
+    last = analysis.cycles.sort("cycle").row(-1, named=True)
+    assert last["outcome"] == "failed"
+    assert (last["failure_event"], f"{last['failure_at']:%H:%M:%S}") == (
+        "entrypoint_failed",
+        "07:04:52",
+    )
