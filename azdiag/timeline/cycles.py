@@ -341,7 +341,8 @@ def place_timeless_files(
         opening = group.filter(pl.col("stage").is_not_null() & pl.col("event").is_not_null())
         if opening.height == 0:
             continue
-        event, stage = opening.row(0)[4], opening.row(0)[5]
+        first = opening.row(0, named=True)
+        event, stage = first["event"], first["stage"]
         if event in boundaries:
             continue
         attempt = (group["event"] == event).fill_null(False).cast(pl.UInt32).cum_sum()
