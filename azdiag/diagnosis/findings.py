@@ -30,7 +30,9 @@ class Finding:
     rule: Rule
     instance: str
     stage: dict[str, Any]  # {"id", "component", "step", "name"}
-    first_seen: datetime | None  # None: the evidence has no time (untimed records)
+    #: the earliest and latest hit; a hit without a time counts from the start of the start-up
+    #: cycle it was placed in; None: neither is known (untimed records outside any cycle)
+    first_seen: datetime | None
     last_seen: datetime | None
     count: int
     cycles: list[int]
@@ -212,6 +214,7 @@ def _finding(rule: Rule, instance: str, hits: pl.DataFrame, facts: Facts) -> Fin
         component = _component_of_evidence(hits, stage_id) or None
     stage = workflow.stage_dict(stage_id, component)
     cycles = sorted({int(c) for c in hits["cycle"].drop_nulls().to_list()})
+    first_seen, last_seen = _seen(hits, facts.cycles, instance)
     groups = _groups(hits)
     count = sum(g["records"] for g in groups) if groups else hits.height
     values = {
@@ -222,8 +225,8 @@ def _finding(rule: Rule, instance: str, hits: pl.DataFrame, facts: Facts) -> Fin
         "count": count,
         "templates": len(groups),
         "cycle_count": len(cycles),
-        "first_seen": _hm(hits["time"].min()),
-        "last_seen": _hm(hits["time"].max()),
+        "first_seen": _hm(first_seen),
+        "last_seen": _hm(last_seen),
         "stage_id": stage["id"],
         "stage_name": stage["name"] or "unknown",
         "component": stage["component"],
@@ -237,8 +240,8 @@ def _finding(rule: Rule, instance: str, hits: pl.DataFrame, facts: Facts) -> Fin
         rule=rule,
         instance=instance,
         stage=stage,
-        first_seen=hits["time"].min(),  # type: ignore[arg-type]  # a datetime or None
-        last_seen=hits["time"].max(),  # type: ignore[arg-type]
+        first_seen=first_seen,
+        last_seen=last_seen,
         count=count,
         cycles=cycles,
         evidence=_evidence(hits),
@@ -248,6 +251,24 @@ def _finding(rule: Rule, instance: str, hits: pl.DataFrame, facts: Facts) -> Fin
         groups=groups,
         absent=bool(ABSENT in hits.columns and hits[ABSENT].fill_null(False).all()),
     )
+
+
+def _seen(
+    hits: pl.DataFrame, cycles: pl.DataFrame, instance: str
+) -> tuple[datetime | None, datetime | None]:
+    """(first, last) time of the hits: a hit's own time, else the start of the start-up cycle
+    it was placed in (a record of a file without any time, see
+    azdiag.timeline.cycles.place_timeless_files); None when neither is known."""
+    times = hits["time"]
+    if "cycle" in hits.columns and times.null_count() and cycles.height:
+        starts = cycles.filter(pl.col("instance").cast(pl.String) == instance).select(
+            pl.col("cycle").cast(pl.UInt32), pl.col("start").alias("_start")
+        )
+        placed = hits.select(pl.col("cycle").cast(pl.UInt32), "time").join(
+            starts, on="cycle", how="left", maintain_order="left"
+        )
+        times = placed["time"].fill_null(placed["_start"].cast(times.dtype))
+    return times.min(), times.max()  # type: ignore[return-value]  # datetimes or None
 
 
 def _groups(hits: pl.DataFrame) -> list[dict[str, Any]]:

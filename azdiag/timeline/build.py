@@ -24,6 +24,7 @@ from azdiag.timeline.cycles import (
     build_cycles,
     cycle_spans,
     failure_expr,
+    place_timeless_files,
     stage_timings,
 )
 from azdiag.timeline.gaps import GAP_SCHEMA, find_gaps
@@ -86,6 +87,12 @@ def build_timeline(
         lambda: build_cycles(timed, details, workflow, cycle_ends, spans),
         pl.DataFrame(schema=CYCLE_SCHEMA),
     )
+    # a file without any time still tells which start attempts it saw: match them to the cycles
+    classified = step(
+        "placing untimed files",
+        lambda: place_timeless_files(classified, cycles, workflow.boundaries),
+        classified,
+    )
     no_warnings: list[str] = []
     warnings = step("clock check", lambda: shifted_clock_warnings(timed), no_warnings)
     if untimed:
@@ -93,7 +100,8 @@ def build_timeline(
             f"{untimed} record(s) have no time azdiag can read, nor one above them in their file "
             "(no time, or one in a form no format knows: see the files' warnings): they are "
             "kept, classified and shown, but left out of the ordering, cycles, gaps, states and "
-            "clock checks"
+            "clock checks (the start attempts of a file without any time are matched to the "
+            "last start-up cycles that reached the same stage)"
         )
     if now is not None and measured_now is None:
         warnings.append(
@@ -125,7 +133,8 @@ def _split_untimed(events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, in
     """(every event, the timed ones, how many have no time).
 
     Records without a time stay in the events table (inventory, events, evidence of match
-    rules) with no cycle; the time-based steps see only the timed ones. The events come
+    rules) with no cycle (those of files without any time are placed later, see
+    place_timeless_files); the time-based steps see only the timed ones. The events come
     ordered by time with nulls last within each instance (see ingest), so a cycle counted
     before the untimed rows is not disturbed by them.
     """

@@ -8,6 +8,7 @@ cycle is the newest line of the instance's files (see timeline.instance_ends).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 import polars as pl
@@ -190,6 +191,7 @@ def build_cycles(
         .collect()
     )
     ready_time = pl.col("time").filter(pl.col("stage") == "ready")
+    reported = pl.col("event").is_in(reports)
     progress = (
         telling.group_by("instance", "cycle")
         .agg(
@@ -197,8 +199,16 @@ def build_cycles(
             pl.col("_order").max().alias("last_stage_order"),
             pl.col("stage").filter(pl.col("_order").is_not_null()).unique().alias("_stages"),
             ready_time.min().alias("ready_at"),
-            pl.col("event").filter(pl.col("_failure")).last().alias("failure_event"),
-            pl.col("time").filter(pl.col("_failure")).last().alias("failure_at"),
+            # the failure a cycle's own lines show; a report of it (the agent's status) only
+            # when they show none (an untimed host log, a host log not collected)
+            pl.coalesce(
+                pl.col("event").filter(pl.col("_failure") & ~reported).last(),
+                pl.col("event").filter(pl.col("_failure")).last(),
+            ).alias("failure_event"),
+            pl.coalesce(
+                pl.col("time").filter(pl.col("_failure") & ~reported).last(),
+                pl.col("time").filter(pl.col("_failure")).last(),
+            ).alias("failure_at"),
             # a repeated report of a stage (the agent's status) shows it, but is no progress
             pl.col("time")
             .filter(pl.col("_order").is_not_null() & ~pl.col("event").is_in(reports))
@@ -283,3 +293,74 @@ def stage_timings(events: pl.DataFrame, cycles: pl.DataFrame, workflow: Workflow
         .with_columns(seconds=(pl.col("left") - pl.col("entered")).dt.total_microseconds() / 1e6)
         .select("instance", "cycle", "stage", "order", "entered", "left", "seconds")
     )
+
+
+def place_timeless_files(
+    events: pl.DataFrame, cycles: pl.DataFrame, boundaries: Iterable[str] = ()
+) -> pl.DataFrame:
+    """``events`` with a ``cycle`` for the records of files that give no time at all.
+
+    Such a file (a host log written without times, log-formats.md §7) cannot be laid on the
+    time axis, but its start attempts can be matched to the cycles the timed logs show. The
+    file is cut, in line order, at each repeat of its first workflow event (the event with a
+    stage on its first such record, e.g. ``roleenv_init`` for a host log: one per host process
+    start); its attempts are paired, the latest with the latest, with the instance's cycles
+    that reached that event's stage. Pairing from the end holds when the file lost its oldest
+    part or was written anew at some start; attempts beyond the cycles (older than the timed
+    logs) and records before the first attempt keep no cycle. A file whose first workflow event
+    is one of ``boundaries`` (the events that open a cycle: an agent start...) is left as it
+    is: such a start may be one the timed logs never show, so it says nothing of their cycles.
+    Files with any time keep their records as they are: there a record without a time of its
+    own took the time above it.
+
+    Columns read: ``instance``, ``file``, ``line``, ``time``, ``event``, ``stage``, ``cycle``
+    of ``events``; ``instance`` (str), ``cycle``, ``stages`` of ``cycles``. Nothing else changes.
+    """
+    if events.height == 0 or cycles.height == 0 or events["time"].null_count() == 0:
+        return events
+    rows = events.with_row_index("_row")
+    timeless = (
+        rows.group_by("file")
+        .agg(pl.col("time").is_null().all().alias("_none"))
+        .filter(pl.col("_none"))["file"]
+    )
+    if timeless.len() == 0:
+        return events
+    rows = rows.filter(pl.col("file").is_in(timeless.implode())).select(
+        "_row",
+        pl.col("instance").cast(pl.String),
+        pl.col("file").cast(pl.String),
+        "line",
+        pl.col("event").cast(pl.String),
+        pl.col("stage").cast(pl.String),
+    )
+    placed_rows: list[int] = []
+    placed_cycles: list[int] = []
+    for (_file, instance), group in rows.group_by("file", "instance", maintain_order=True):
+        group = group.sort("line")
+        opening = group.filter(pl.col("stage").is_not_null() & pl.col("event").is_not_null())
+        if opening.height == 0:
+            continue
+        first = opening.row(0, named=True)
+        event, stage = first["event"], first["stage"]
+        if event in boundaries:
+            continue
+        attempt = (group["event"] == event).fill_null(False).cast(pl.UInt32).cum_sum()
+        reached = cycles.filter(
+            (pl.col("instance") == instance) & pl.col("stages").list.contains(stage)
+        )["cycle"].sort()
+        attempts = int(attempt.max() or 0)
+        # attempt k of n goes with the (n - k + 1)-th last cycle that reached the stage
+        pairs = {
+            attempts - back: int(cycle)
+            for back, cycle in enumerate(reversed(reached.to_list()))
+            if attempts - back >= 1
+        }
+        for row, k in zip(group["_row"].to_list(), attempt.to_list(), strict=True):
+            if k in pairs:
+                placed_rows.append(row)
+                placed_cycles.append(pairs[k])
+    if not placed_rows:
+        return events
+    cycle = events["cycle"].cast(pl.UInt32).scatter(placed_rows, placed_cycles)
+    return events.with_columns(cycle.cast(events.schema["cycle"]))
