@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
-from click.utils import make_default_short_help
 
 from azdiag import __version__
 from azdiag.exit_status import ExitStatus
@@ -74,7 +73,10 @@ class _Group(click.Group):
         for name in self.list_commands(ctx):
             limit = formatter.width - 6 - len(name)
             if name in _LAZY_COMMANDS and name not in self.commands:
-                rows.append((name, make_default_short_help(_LAZY_COMMANDS[name][2], limit)))
+                # the help line of a command not imported yet, shortened as click shortens it
+                # (click.utils.make_default_short_help is deprecated in click 8.5)
+                stand_in = click.Command(name, help=_LAZY_COMMANDS[name][2])
+                rows.append((name, stand_in.get_short_help_str(limit)))
             elif (command := self.get_command(ctx, name)) is not None and not command.hidden:
                 rows.append((name, command.get_short_help_str(limit)))
         if rows:
