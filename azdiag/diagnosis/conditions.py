@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from azdiag.common.frames import run_number
 from azdiag.knowledge.rulebook import parse_duration
 from azdiag.knowledge.workflow import Workflow
 from azdiag.parse.signatures import with_fields
@@ -86,7 +87,16 @@ class Facts:
         """Each instance's newest time: its "now" (one pass over the events, not one a rule)."""
         if self.events.height == 0:
             return {}
-        ends = self.events.group_by("instance").agg(pl.col("time").max())
+        # by runs of rows (see run_number), then the few runs merged per instance
+        ends = (
+            self.events.lazy()
+            .select("instance", "time", _run=run_number("instance"))
+            .group_by("_run")
+            .agg(pl.col("instance").first(), pl.col("time").max())
+            .group_by("instance", maintain_order=True)
+            .agg(pl.col("time").max())
+            .collect()
+        )
         now = self.now
         # the logs were taken at "now": what is open in an instance stays open until then
         return {

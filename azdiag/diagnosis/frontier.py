@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from azdiag.common.frames import run_number
 from azdiag.common.times import iso
 from azdiag.diagnosis.conditions import Facts
 
@@ -113,8 +114,11 @@ def _cycle_rows(facts: Facts, pairs: set[tuple[str, int]]) -> dict[tuple[str, in
         schema={"instance": pl.String, "cycle": schema["cycle"]},
         orient="row",
     ).with_columns(pl.col("instance").cast(schema["instance"], strict=False))
+    # the cycle numbers first (a test of one integer column), then the join on the few rows
+    # left: a join over every record hashes both keys of each
     rows = (
         facts.events.lazy()
+        .filter(pl.col("cycle").is_in(wanted["cycle"].unique().implode()))
         .join(wanted.lazy(), on=["instance", "cycle"], how="semi")
         .select(
             pl.col("instance").cast(pl.String).alias("_instance"),
@@ -164,12 +168,14 @@ def seen_by_instance(facts: Facts) -> tuple[dict[str, set[str]], dict[str, set[s
     if facts.events.height == 0:
         return {}, {}
     # the distinct pairs on the category codes first: a few rows left to turn into text
+    # (by runs of rows, see run_number: the few runs are then merged per instance)
     kinds = (
         facts.events.lazy()
-        .select("instance", "kind")
-        .unique()
+        .select("instance", "kind", _run=run_number("instance"))
+        .group_by("_run")
+        .agg(pl.col("instance").first(), pl.col("kind").unique())
         .group_by(pl.col("instance").cast(pl.String))
-        .agg(pl.col("kind").cast(pl.String))
+        .agg(pl.col("kind").explode().unique().cast(pl.String))
         .collect()
     )
     names = facts.notable.group_by(pl.col("instance").cast(pl.String)).agg(

@@ -102,12 +102,7 @@ def _file_times(timed: pl.LazyFrame) -> pl.DataFrame:
     records are in time order and its range and quantiles are records at a position, found in
     the same pass that sorts by line (a table not so ordered gets a sort per file for them).
     """
-    new_block = pl.col("instance") != pl.col("instance").shift(1)
-    in_time_order = timed.select(
-        ((pl.col("time") >= pl.col("time").shift(1)) | new_block).all(),
-        (new_block.sum() + 1 == pl.col("instance").n_unique()).alias("blocks"),
-    ).collect()
-    if in_time_order.row(0) != (True, True):
+    if not _in_time_order(timed.select("instance", "time").collect()):
         return _exact_times(timed)
     last = (pl.len() - 1).cast(pl.Float64)  # positions as polars' quantile takes them
     return (
@@ -122,6 +117,21 @@ def _file_times(timed: pl.LazyFrame) -> pl.DataFrame:
         .with_columns(pl.col("low", "high", "q1", "q3").dt.epoch("s"))
         .collect()
     )
+
+
+def _in_time_order(timed: pl.DataFrame) -> bool:
+    """Whether each instance's records (``instance``, ``time``, no null time) are one block of
+    rows in time order. Each block is checked in place, a slice at a time: no shifted copy of
+    the columns."""
+    runs = timed["instance"].rle()
+    if runs.struct.field("value").is_duplicated().any():  # an instance in several blocks
+        return False
+    times, offset = timed["time"], 0
+    for length in runs.struct.field("len").to_list():  # one step per instance, not per record
+        if not times.slice(offset, length).is_sorted():
+            return False
+        offset += length
+    return True
 
 
 def _exact_times(timed: pl.LazyFrame) -> pl.DataFrame:

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-from azdiag.common.frames import with_aligned
+from azdiag.common.frames import run_number, with_aligned
 from azdiag.knowledge.workflow import Workflow
 
 #: Cycle number of the events before an instance's first boundary (its start was not collected).
@@ -142,10 +142,24 @@ def cycle_spans(events: pl.DataFrame) -> pl.DataFrame:
     The one pass over every event that cycles need (``events`` carry ``cycle``, see
     assign_cycles); the newest line of each instance is read from it too (timeline.instance_ends).
     """
-    return events.group_by("instance", "cycle").agg(
-        pl.col("time").min().alias("start"),
-        pl.col("time").max().alias("last"),
-        pl.len().cast(pl.UInt32).alias("events"),
+    # by runs of rows (see run_number), then the few runs merged per (instance, cycle)
+    return (
+        events.lazy()
+        .select("instance", "cycle", "time", _run=run_number("instance", "cycle"))
+        .group_by("_run")
+        .agg(
+            pl.col("instance", "cycle").first(),
+            pl.col("time").min().alias("start"),
+            pl.col("time").max().alias("last"),
+            pl.len().alias("events"),
+        )
+        .group_by("instance", "cycle")
+        .agg(
+            pl.col("start").min(),
+            pl.col("last").max(),
+            pl.col("events").sum().cast(pl.UInt32),
+        )
+        .collect()
     )
 
 

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import polars as pl
 
+from azdiag.common.frames import run_number
 from azdiag.knowledge.workflow import Cadence, Workflow
 
 GAP_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
@@ -75,8 +76,12 @@ def _gaps_of(events: pl.DataFrame, cadence: Cadence, ends: pl.DataFrame) -> pl.D
     if cadence.per_cycle:
         parts = [inner.collect()]
     else:
+        # by runs of rows (see run_number), then the few runs merged per instance
         last = (
-            beats.group_by("instance")
+            beats.with_columns(_run=run_number("instance"))
+            .group_by("_run")
+            .agg(pl.col("instance").first(), pl.col("time").max())
+            .group_by("instance")
             .agg(pl.col("time").max().alias("start"))
             .with_columns(pl.col("instance").cast(pl.String))
         )

@@ -135,3 +135,21 @@ def test_file_times_by_position_equal_the_sorted_ones() -> None:
         assert found.with_columns(pl.col("q1", "q3").cast(pl.Float64)).equals(
             expected.with_columns(pl.col("q1", "q3").cast(pl.Float64))
         )
+
+
+def test_time_order_needs_each_instance_in_one_block_in_time_order() -> None:
+    """The positional reading of ranges and quantiles is taken only when every instance is one
+    block of rows in time order: a block out of order, or an instance in two blocks, is not."""
+    import polars as pl
+
+    from azdiag.timeline.clock import _in_time_order
+
+    at = [datetime(2024, 3, 14, 9, 0, second) for second in range(5)]
+
+    def table(instances: list[str], times: list[datetime]) -> pl.DataFrame:
+        return pl.DataFrame({"instance": instances, "time": times})
+
+    assert _in_time_order(table(["A", "A", "B", "B", "B"], [at[2], at[3], at[0], at[1], at[4]]))
+    assert not _in_time_order(table(["A", "A", "B", "B", "B"], [at[3], at[2], at[0], at[1], at[4]]))
+    assert not _in_time_order(table(["A", "B", "A"], [at[0], at[1], at[2]]))
+    assert _in_time_order(table([], []))

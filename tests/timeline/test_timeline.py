@@ -141,3 +141,29 @@ def test_cycles_do_not_depend_on_instances_being_kept_together():
     assert mixed["instance"].rle().len() > mixed["instance"].n_unique()  # really interleaved
     again = assign_cycles(mixed, load_workflow()).sort("_id")
     assert again["cycle"].to_list() == events["cycle"].to_list()
+
+
+def test_cycle_spans_and_ends_do_not_depend_on_instances_being_kept_together():
+    """cycle_spans and the diagnosis' instance ends group by runs of rows and merge the runs:
+    on a table that interleaves instances they still give one row per key, as a group_by does."""
+    from azdiag.diagnosis.conditions import Facts
+    from azdiag.knowledge.workflow import load_workflow
+    from azdiag.timeline.cycles import cycle_spans
+
+    events = analysed("multi-instance").events.filter(pl.col("time").is_not_null())
+    mixed = events.with_row_index("_id").sort("time", "_id").drop("_id")
+    assert mixed["instance"].rle().len() > mixed["instance"].n_unique()  # really interleaved
+    expected = (
+        events.group_by("instance", "cycle")
+        .agg(
+            pl.col("time").min().alias("start"),
+            pl.col("time").max().alias("last"),
+            pl.len().cast(pl.UInt32).alias("events"),
+        )
+        .sort("instance", "cycle")
+    )
+    newest = dict(events.group_by("instance").agg(pl.col("time").max()).iter_rows())
+    for table in (events, mixed):
+        assert cycle_spans(table).sort("instance", "cycle").equals(expected)
+        facts = Facts(table, pl.DataFrame(), table, table, table, load_workflow())
+        assert facts.instance_ends == {str(i): t for i, t in newest.items()}
