@@ -99,6 +99,22 @@ def _usual(fmt_id: str) -> str:
     return "[00002140:00003312, 2024/03/14, 09:29:40.118, INFO ] Bootstrapper starting."
 
 
+def _write_mine(folder: Path, time_format: str, cut: str) -> Path:
+    """A format "mine" of "[tid] time message" lines with the given time format and cut table."""
+    (folder / "mine.toml").write_text(
+        f"""
+kind = "Mine"
+[[headers]]
+regex = '^\\[(?P<tid>\\d+)\\] (?P<time>\\S+) (?P<message>.*)$'
+time_format = "{time_format}"
+[headers.cut]
+{cut}
+""",
+        encoding="utf-8",
+    )
+    return folder
+
+
 @pytest.mark.parametrize(
     ("cut", "problem"),
     [
@@ -110,17 +126,7 @@ def _usual(fmt_id: str) -> str:
     ],
 )
 def test_a_malformed_cut_is_refused_with_its_header(tmp_path: Path, cut: str, problem: str):
-    (tmp_path / "mine.toml").write_text(
-        f"""
-kind = "Mine"
-[[headers]]
-regex = '^\\[(?P<tid>\\d+)\\] (?P<time>\\S+) (?P<message>.*)$'
-time_format = "%H:%M:%S"
-[headers.cut]
-{cut}
-""",
-        encoding="utf-8",
-    )
+    _write_mine(tmp_path, "%H:%M:%S", cut)
     with pytest.raises(FormatError, match=rf"headers\[0\]\.cut .*{problem}"):
         load_formats([tmp_path])
 
@@ -144,22 +150,9 @@ def test_a_cut_time_of_any_width_reads_as_the_regex_reads_it(
     # the cut reads the seconds and the fraction's digits at fixed places when it can
     # (azdiag.parse.headers._cut_time); wherever it cannot, or the digits are no time, the
     # record must still be the one the regex gives
-    folder = tmp_path_factory.mktemp("cut")
-    (folder / "mine.toml").write_text(
-        f"""
-kind = "Mine"
-[[headers]]
-regex = '^\\[(?P<tid>\\d+)\\] (?P<time>\\S+) (?P<message>.*)$'
-time_format = "{time_format}"
-[headers.cut]
-shape = '^\\[[0-9]{{4}}\\] {time_shape} '
-tid = [1, 4]
-time = [7, {width}]
-message = {8 + width}
-""",
-        encoding="utf-8",
-    )
-    fmt = load_formats([folder])["mine"]
+    cut = f"shape = '^\\[[0-9]{{4}}\\] {time_shape} '\ntid = [1, 4]\n"
+    cut += f"time = [7, {width}]\nmessage = {8 + width}"
+    fmt = load_formats([_write_mine(tmp_path_factory.mktemp("cut"), time_format, cut)])["mine"]
     shape = fmt.headers[0].cut.shape  # type: ignore[union-attr]
     lines = data.draw(st.lists(_line_in_shape(shape), min_size=1, max_size=8))
     _same_parse("\n".join(lines) + "\n", fmt)
@@ -168,21 +161,9 @@ message = {8 + width}
 def test_a_sign_a_loose_shape_lets_into_the_fraction_makes_no_time(tmp_path: Path):
     # the fraction's digits are cast as a number, and a cast takes "+5" for 5: the cut must
     # not give a time the regex path does not (found by hand: generated lines rarely hold one)
-    (tmp_path / "mine.toml").write_text(
-        """
-kind = "Mine"
-[[headers]]
-regex = '^\\[(?P<tid>\\d+)\\] (?P<time>\\S+) (?P<message>.*)$'
-time_format = "%H:%M:%S%.f"
-[headers.cut]
-shape = '^\\[[0-9]{4}\\] [0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9+-][0-9] '
-tid = [1, 4]
-time = [7, 11]
-message = 19
-""",
-        encoding="utf-8",
-    )
-    mine = load_formats([tmp_path])["mine"]
+    shape = r"shape = '^\[[0-9]{4}\] [0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9+-][0-9] '"
+    cut = shape + "\ntid = [1, 4]\ntime = [7, 11]\nmessage = 19"
+    mine = load_formats([_write_mine(tmp_path, "%H:%M:%S%.f", cut)])["mine"]
     lines = ["[0001] 12:00:00.+5 a", "[0001] 12:00:00.-5 b", "[0001] 12:00:00.55 c"]
     _same_parse("\n".join(lines) + "\n", mine)
     assert parse_text(b"[0001] 12:00:00.55 c\n", mine).records["time"][0].microsecond == 550000
