@@ -251,7 +251,8 @@ def _decode_utf16(body: bytes, encoding: str) -> Decoded:
     text, boms = _strip_inner_boms(text)
     if boms:
         warnings.append(f"{boms} byte-order marks inside the text removed")
-    return Decoded(text.encode("utf-8"), encoding, nuls, warnings, runs)
+    # a NUL character of UTF-16 is two NUL bytes of the file: the count is of bytes, as for UTF-8
+    return Decoded(text.encode("utf-8"), encoding, 2 * nuls, warnings, runs)
 
 
 def _strip_inner_boms(text: str) -> tuple[str, int]:
