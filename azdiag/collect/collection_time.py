@@ -80,6 +80,11 @@ class CollectionTime:
         if self.at is None:
             return f"Collection time: {_DESCRIPTIONS[UNKNOWN]}."
         said = f"Collection time: {self.at:%Y-%m-%d %H:%M:%S} UTC, {_DESCRIPTIONS[self.source]}"
+        if self.source == USER and self.newest_line is not None and self.at < self.newest_line:
+            said += (
+                f"; it is before the newest line of the logs ({self.newest_line:%Y-%m-%d %H:%M:%S}"
+                " UTC): was the time given in another zone (--tz), or the logs taken later?"
+            )
         if self.archive_local is not None:
             said += (
                 f"; the archive's newest member time, {self.archive_local:%Y-%m-%d %H:%M:%S}, "

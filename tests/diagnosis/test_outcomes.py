@@ -420,6 +420,10 @@ def test_now_on_the_command_line(input_a):
     assert data["verdict"]["scenario"] == "S02"
     bad = run("report", str(input_a), "--format", "json", "--now", "not a time")
     assert bad.exit_code == ExitStatus.USAGE
+    # a --now before the newest line is taken, and said to be odd (a zone mix-up, most often)
+    early = run("report", str(input_a), "--format", "json", "--now", "2018-08-13 02:08")
+    said = json.loads(early.stdout)["collection"]["time"]["description"]
+    assert "before the newest line of the logs (2018-08-13 03:08:22 UTC)" in said
 
 
 def test_instances_that_disagree_are_said_to(tmp_path):
