@@ -205,6 +205,18 @@ def _silence(hits: pl.DataFrame, quiet: pl.DataFrame, condition: dict[str, Any])
     return hits.with_row_index("_hit").filter(~pl.col("_hit").is_in(before)).drop("_hit")
 
 
+def _minutes(start: datetime | None, end: datetime | None) -> int | None:
+    """Whole minutes from the first hit to the collection time (None when either is unknown):
+    how long something had been open when the logs were taken."""
+    if start is None or end is None:
+        return None
+    if start.tzinfo is None and end.tzinfo is not None:
+        start = start.replace(tzinfo=end.tzinfo)
+    elif end.tzinfo is None and start.tzinfo is not None:
+        end = end.replace(tzinfo=start.tzinfo)
+    return max(0, int((end - start).total_seconds() // 60))
+
+
 def _finding(rule: Rule, instance: str, hits: pl.DataFrame, facts: Facts) -> Finding:
     workflow = facts.workflow
     first = hits.row(0, named=True)
@@ -235,6 +247,9 @@ def _finding(rule: Rule, instance: str, hits: pl.DataFrame, facts: Facts) -> Fin
         "title": rule.title,
         "collection_time": _hm(facts.now or facts.instance_ends.get(instance)),
         "collection_time_source": SOURCE_NAMES.get(facts.now_source, facts.now_source),
+        "minutes_to_collection": _minutes(
+            first_seen, facts.now or facts.instance_ends.get(instance)
+        ),
     }
     return Finding(
         rule=rule,

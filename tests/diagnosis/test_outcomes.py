@@ -103,6 +103,8 @@ def test_a_hung_task_with_now_70_minutes_later_is_s02_at_high_confidence(input_a
     assert stage_of(verdict) == ("G", 7)
     assert verdict.confidence == "high"
     assert "startup.cmd" in verdict.summary
+    # how long the task had been running when the logs were taken, not the rule's threshold
+    assert "had not exited 70 minutes later" in verdict.summary
     assert diagnosis.overall.outcome == "failing"
 
 
