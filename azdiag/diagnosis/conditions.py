@@ -411,7 +411,7 @@ def _now(condition: dict[str, Any], facts: Facts) -> pl.DataFrame:
     With ``last`` (a selector) and ``longer_than``: the hit is instead the instance's last
     selected event, when it comes more than ``longer_than`` before the instance's "now" (a log
     that stops well before the logs were taken), with the fields ``seconds`` and ``minutes``
-    (whole minutes, rounded down) of silence up to "now" and ``collected_at`` ("now", UTC).
+    (whole minutes, rounded down) of silence up to "now" (the finding's ``{collection_time}``).
     """
     wanted = condition["source"]
     sources = [wanted] if isinstance(wanted, str) else list(wanted)
@@ -440,13 +440,11 @@ def _silent_until_now(condition: dict[str, Any], facts: Facts) -> pl.DataFrame:
     now = pl.col("instance").replace_strict(
         facts.instance_ends, default=None, return_dtype=UTC_TIME
     )
-    silence = (pl.col("collected_at") - pl.col("time")).dt.total_seconds(fractional=True)
     return (
         chosen.sort("time")
         .group_by("instance", maintain_order=True)
         .last()
-        .with_columns(collected_at=now)
-        .with_columns(seconds=silence)
+        .with_columns(seconds=(now - pl.col("time")).dt.total_seconds(fractional=True))
         .filter(pl.col("seconds") > limit)
         .with_columns(minutes=(pl.col("seconds") // 60).cast(pl.Int64))
     )
