@@ -416,11 +416,19 @@ def _sql(condition: dict[str, Any], facts: Facts) -> pl.DataFrame:
 
 def _now(condition: dict[str, Any], facts: Facts) -> pl.DataFrame:
     """One hit per instance when the collection's "now" comes from one of ``source`` (user,
-    archive, files, newest line): rules use it to say how sure a time-based inference is."""
+    archive, files, newest line): rules use it to say how sure a time-based inference is.
+
+    With ``last`` (a selector) and ``longer_than``: the hit is instead the instance's last
+    selected event, when it comes more than ``longer_than`` before the instance's "now" (a log
+    that stops well before the logs were taken), with the fields ``seconds`` and ``minutes``
+    (whole minutes, rounded down) of silence up to "now" (the finding's ``{collection_time}``).
+    """
     wanted = condition["source"]
     sources = [wanted] if isinstance(wanted, str) else list(wanted)
     if facts.now_source not in sources or not facts.instance_ends:
         return empty_hits()
+    if "last" in condition:
+        return _silent_until_now(condition, facts)
     ends = pl.DataFrame(
         {"instance": list(facts.instance_ends), "time": list(facts.instance_ends.values())},
         schema={"instance": pl.String, "time": UTC_TIME},
@@ -430,6 +438,25 @@ def _now(condition: dict[str, Any], facts: Facts) -> pl.DataFrame:
         pl.lit(f"the collection time comes from: {facts.now_source}"),
         pl.lit(None, pl.String),
         pl.lit(None, pl.String),
+    )
+
+
+def _silent_until_now(condition: dict[str, Any], facts: Facts) -> pl.DataFrame:
+    """The last ``last`` event of each instance, when "now" comes ``longer_than`` after it."""
+    chosen = select(condition["last"], facts)
+    if chosen.height == 0:
+        return empty_hits()
+    limit = parse_duration(condition.get("longer_than", 0), "longer_than")
+    now = pl.col("instance").replace_strict(
+        facts.instance_ends, default=None, return_dtype=UTC_TIME
+    )
+    return (
+        chosen.sort("time")
+        .group_by("instance", maintain_order=True)
+        .last()
+        .with_columns(seconds=(now - pl.col("time")).dt.total_seconds(fractional=True))
+        .filter(pl.col("seconds") > limit)
+        .with_columns(minutes=(pl.col("seconds") // 60).cast(pl.Int64))
     )
 
 

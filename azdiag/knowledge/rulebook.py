@@ -43,7 +43,7 @@ _CONDITION_KEYS: dict[str, set[str]] = {
     "duration": {"start", "end", "longer_than", "scope", "open_ends_at_now"},
     "state": {"state", "longer_than", "open"},
     "sql": {"query"},
-    "now": {"source"},
+    "now": {"source", "last", "longer_than"},
     "unrecognised": {"levels", "text", "masks"},
 }
 _SELECTOR_KEYS = {"event", "kind", "stage", "level", "text", "where", "component"}
@@ -234,7 +234,7 @@ def check_condition(condition: Any, where: str, *, allow_scope: bool = False) ->
     missing = _REQUIRED.get(kind, set()) - set(condition)
     if missing:
         raise RuleError(f"{where}: a {kind} condition needs {sorted(missing)}")
-    for key in ("select", "first", "then", "start", "end", "require_no"):
+    for key in ("select", "first", "then", "start", "end", "require_no", "last"):
         if key in condition:
             _check_selector(condition[key], f"{where}.{key}")
     for key in ("within", "longer_than", "min_seconds", "window"):
@@ -242,6 +242,8 @@ def check_condition(condition: Any, where: str, *, allow_scope: bool = False) ->
             parse_duration(condition[key], f"{where}.{key}")
     if allow_scope and condition.get("scope", "instance") not in SCOPES:
         raise RuleError(f"{where}: scope must be one of {SCOPES}")
+    if kind == "now" and ("last" in condition) != ("longer_than" in condition):
+        raise RuleError(f"{where}: a now condition takes 'last' and 'longer_than' together")
     if kind == "sql" and not isinstance(condition.get("query"), str):
         raise RuleError(f"{where}: an sql condition needs a 'query' string")
 

@@ -87,6 +87,7 @@ def test_every_rule_has_a_positive_and_a_negative_example():
         (rule_toml('type = "gap"\nmin_seconds = "ten minutes"'), "duration"),
         (rule_toml('type = "match"\nwithin = "1m"'), "unknown key"),
         (rule_toml('type = "match"\nselect = { text = "(" }'), "compile"),
+        (rule_toml('type = "now"\nsource = "user"\nlast = { kind = "WaAppAgent" }'), "together"),
         ("[[rules]]\nid = 'x'\n", "needs"),
     ],
 )
