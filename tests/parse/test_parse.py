@@ -225,6 +225,9 @@ def test_a_time_with_a_utc_offset_is_read_by_its_offset_whatever_the_tz():
         b"[00000001] [2024-03-04T21:26:53+01:00] [INFO]  in the header\n"
         b"[00000001] 2024-03-04T21:26:55.5-02:30 [INFO]  in the newer header\n"
         b"a line that is no record 2024-03-04T21:26:56+01:00 but has a time\n"
+        b"[00000001] [2024-03-04T21:26:57+0100] [INFO]  no colon in the offset\n"
+        b"2024-03-04 21:26:58 +01:00 [INFO]  a date and a time with a space, then the offset\n"
+        b"[00000001] [2024-03-04 21:26:59.5+0100] [WARN]  the same, bracketed\n"
     )
     for tz in ("UTC", "Europe/Paris"):
         result = parse_text(text, AGENT, tz=tz)
@@ -232,6 +235,9 @@ def test_a_time_with_a_utc_offset_is_read_by_its_offset_whatever_the_tz():
             datetime(2024, 3, 4, 20, 26, 53),
             datetime(2024, 3, 4, 23, 56, 55, 500000),
             datetime(2024, 3, 4, 20, 26, 56),
+            datetime(2024, 3, 4, 20, 26, 57),
+            datetime(2024, 3, 4, 20, 26, 58),
+            datetime(2024, 3, 4, 20, 26, 59, 500000),
         ]
         assert result.dateutil_times == 0 and result.bad_times == 0
 
