@@ -69,6 +69,7 @@ class CollectionTime:
     source: str
     newest_line: datetime | None = None
     archive_local: datetime | None = None
+    set_aside: datetime | None = None  # a --now before the newest line: not used, only named
 
     @property
     def measured(self) -> bool:
@@ -80,10 +81,10 @@ class CollectionTime:
         if self.at is None:
             return f"Collection time: {_DESCRIPTIONS[UNKNOWN]}."
         said = f"Collection time: {self.at:%Y-%m-%d %H:%M:%S} UTC, {_DESCRIPTIONS[self.source]}"
-        if self.source == USER and self.newest_line is not None and self.at < self.newest_line:
+        if self.set_aside is not None:
             said += (
-                f"; it is before the newest line of the logs ({self.newest_line:%Y-%m-%d %H:%M:%S}"
-                " UTC): was the time given in another zone (--tz), or the logs taken later?"
+                f"; the --now given, {self.set_aside:%Y-%m-%d %H:%M:%S} UTC, is before it, so the "
+                "logs were taken later than that: set aside (was it meant in another zone? --tz)"
             )
         if self.archive_local is not None:
             said += (
@@ -115,7 +116,11 @@ def collection_time(
     """The collection's "now" (see the module docstring). Never raises: an unreadable file
     time is skipped."""
     if user is not None:
-        return CollectionTime(user.astimezone(UTC), USER, newest_line)
+        given = user.astimezone(UTC)
+        if newest_line is not None and given < newest_line:
+            # the logs hold a later line than "now": a hang measured to it would be too short
+            return CollectionTime(newest_line, NEWEST_LINE, newest_line, set_aside=given)
+        return CollectionTime(given, USER, newest_line)
     found = _newest_modification(sources)
     if found.measured is not None and newest_line is not None:
         later = (found.measured - newest_line).total_seconds()

@@ -422,10 +422,13 @@ def test_now_on_the_command_line(input_a):
     assert data["verdict"]["scenario"] == "S02"
     bad = run("report", str(input_a), "--format", "json", "--now", "not a time")
     assert bad.exit_code == ExitStatus.USAGE
-    # a --now before the newest line is taken, and said to be odd (a zone mix-up, most often)
+    # a --now before the newest line cannot be when the logs were taken (a zone mix-up, most
+    # often): it is set aside and said so; the newest line is the (lower-bound) time
     early = run("report", str(input_a), "--format", "json", "--now", "2018-08-13 02:08")
-    said = json.loads(early.stdout)["collection"]["time"]["description"]
-    assert "before the newest line of the logs (2018-08-13 03:08:22 UTC)" in said
+    taken = json.loads(early.stdout)["collection"]["time"]
+    assert (taken["source"], taken["at"]) == ("newest line", "2018-08-13T03:08:22.406000Z")
+    assert "the --now given, 2018-08-13 02:08:00 UTC, is before it" in taken["description"]
+    assert json.loads(early.stdout)["verdict"]["confidence"] != "high"
 
 
 def test_instances_that_disagree_are_said_to(tmp_path):
