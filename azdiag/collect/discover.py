@@ -506,6 +506,16 @@ def _preference(found: _Found) -> tuple[int, str]:
     return (len(location.steps) if location else 0, found.display)
 
 
+def _shared_folders(folders: list[list[str]]) -> int:
+    """How many leading folder names every one of ``folders`` has in common."""
+    shared = 0
+    for names in zip(*folders, strict=False):  # to the shortest: a log in a shared folder stops it
+        if len(set(names)) != 1:
+            break
+        shared += 1
+    return shared
+
+
 def _several_collections(found: list[_Found], skip: int) -> list[str]:
     """The top-level entries of the input that each hold the same instance's same log.
 
@@ -514,11 +524,13 @@ def _several_collections(found: list[_Found], skip: int) -> list[str]:
     now), the input is several collections side by side. ``skip``: 1 when the input is an
     archive (its own name is the first part of every path).
     """
+    # folders that wrap everything (a ticket folder around a customer folder) are looked through
+    depth = skip + _shared_folders([f.parts[skip:-1] for f in found])
     tops_of: dict[tuple[str, str, str], set[str]] = {}
     for f in found:
-        if len(f.parts) < skip + 2:
+        if len(f.parts) < depth + 2:
             continue  # a log right in the input folder belongs to no sub-collection
         key = (f.source.instance, f.source.format_id, f.source.name.lower())
-        tops_of.setdefault(key, set()).add(f.parts[skip])
+        tops_of.setdefault(key, set()).add("/".join(f.parts[skip : depth + 1]))
     several = {top for tops in tops_of.values() if len(tops) > 1 for top in tops}
     return sorted(several)

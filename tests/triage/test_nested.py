@@ -75,6 +75,20 @@ def test_a_folder_of_collections_given_itself_is_split_the_same_way(nested):
     ]
 
 
+def test_folders_that_wrap_a_folder_of_collections_are_looked_through(nested, tmp_path):
+    # a ticket folder around the customer's folder: the incidents inside are still split, and
+    # report refuses the wrapper as several collections (a re-check found them merged)
+    shutil.copytree(nested / "customerA", tmp_path / "ticket" / "wrap" / "customerA")
+    folder = tmp_path / "ticket" / "wrap" / "customerA"
+    assert expand([str(tmp_path / "ticket")]) == [
+        ("wrap/customerA/S01", str(folder / "S01")),
+        ("wrap/customerA/S03", str(folder / "S03")),
+    ]
+    refused = CliRunner().invoke(main, ["report", str(tmp_path / "ticket"), "-o", "-"])
+    assert refused.exit_code == ExitStatus.USAGE
+    assert "holds 2 collections (wrap/customerA/S01, wrap/customerA/S03)" in refused.stderr
+
+
 def test_a_folder_holding_one_collection_below_it_stays_one(tmp_path):
     shutil.copytree(FIXTURES / "S01", tmp_path / "in" / "case" / "copied" / "S01")
     case = tmp_path / "in" / "case"
