@@ -357,9 +357,13 @@ def test_an_extension_failure_counts_attempts_not_the_lines_each_attempt_writes(
         "[00000012] [08/20/2024 14:{m:02d}:52.00] [ERROR] Enable failed for plugin (name: "
         "Contoso.Ext, version 1.2.3.4) with exception Command timed out\n"
     )
-    root = collection(tmp_path, **{"WaAppAgent.log": attempt.format(m=1) + attempt.format(m=3)})
+    other = attempt.replace("Contoso.Ext", "Fabrikam.Mon")
+    log = attempt.format(m=1) + attempt.format(m=3) + other.format(m=5)
+    root = collection(tmp_path, **{"WaAppAgent.log": log})
     rule = next(r for r in RULES if r.id == "guest-agent-extension-fails")
     findings = apply_rule(rule, facts_of(analyze(root)))
-    assert [f.count for f in findings] == [2]
+    assert [f.count for f in findings] == [3]
     assert "killed" in findings[0].values["failure"]
-    assert "2 failed attempt(s)" in findings[0].explanation
+    assert "3 failed attempt(s)" in findings[0].explanation
+    # every failing extension is named, not only the first one's (a re-check found one hidden)
+    assert findings[0].values["extensions"] == "Contoso.Ext, Fabrikam.Mon"
