@@ -487,11 +487,13 @@ def report(
     several = ingested.collection.collections
     if several:
         names = ", ".join(several[:5]) + (", ..." if len(several) > 5 else "")
-        fail(
-            f"{path} holds {len(several)} collections ({names}): "
-            f"run 'azdiag triage {path}' for one report each",
-            ExitStatus.USAGE,
+        # triage splits folders, not archives: an archive must be unpacked first
+        how = (
+            f"run 'azdiag triage {path}' for one report each"
+            if Path(path).is_dir()
+            else "unpack it and run 'azdiag triage' on the folder for one report each"
         )
+        fail(f"{path} holds {len(several)} collections ({names}): {how}", ExitStatus.USAGE)
     analysis = from_ingested(ingested, formats, now=now)
     diagnosis = diagnose(analysis, rules)
     text = render_report(

@@ -404,6 +404,18 @@ def test_report_on_several_collections_points_to_triage(folder: Path) -> None:
         f"run 'azdiag triage {folder.parent}' for one report each"
     )
     assert tree_hash(folder.parent) == before
+    # triage splits folders, not archives: for a zip of both, report says to unpack it first
+    archive = folder.parent.parent / "both.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(folder.parent.rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(folder.parent))
+    zipped = run("report", str(archive), "--format", "json")
+    assert zipped.exit_code == ExitStatus.USAGE
+    assert one_line(zipped.output) == (
+        f"azdiag: {archive} holds 2 collections (S01, S09): unpack it and run 'azdiag triage' "
+        "on the folder for one report each"
+    )
 
 
 # -- leaks: the terminal, the spreadsheet, links out of the input --------------------------
