@@ -153,7 +153,8 @@ def instance_verdict(
         top_warning = _top(warnings, frontier)
         parts = []
         if top_warning is not None:
-            parts.append(fill(top_warning.rule.summary or DEFAULT_SUMMARY, top_warning.values))
+            said = fill(top_warning.rule.summary or DEFAULT_SUMMARY, top_warning.values)
+            parts.append(said.removeprefix(f"{instance}: "))  # the name leads the verdict already
         if stopped.height and frontier is not None:
             parts.append(
                 f"{stopped.height} earlier start-up cycle(s) stopped at {frontier.stage['label']} "

@@ -37,6 +37,8 @@ def test_now_long_after_the_last_heartbeat_is_not_healthy(healthy):
     assert verdict["outcome"] == "degraded"
     assert verdict["rule"] == RULE
     assert "stops 163 minute(s) before the logs were taken" in verdict["summary"]
+    # the instance's name leads the verdict once, not again before the finding's own words
+    assert verdict["summary"].startswith("WebRole1_IN_0 is degraded: the guest agent's log stops")
     (finding,) = [f for f in data["findings"] if f["rule"] == RULE]
     assert finding["severity"] == "warning"
 
