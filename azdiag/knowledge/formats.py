@@ -143,6 +143,7 @@ class FormatSet:
             return None
         head = "\n".join(sample)
         best: tuple[float, int, str] | None = None
+        best_hits = 0
         for fmt in self.formats.values():
             if fmt.sniff_hint and not re.search(fmt.sniff_hint, head, re.MULTILINE):
                 continue
@@ -154,11 +155,17 @@ class FormatSet:
                 continue
             score = (hits / len(sample), fmt.sniff_priority, fmt.id)
             if best is None or score[:2] > best[:2]:
-                best = score
-        return best[2] if best and best[0] >= 0.3 else None
+                best, best_hits = score, hits
+        # a share of the head, or enough lines of their own: a log pasted below an e-mail's
+        # header and quoted text is that log, whatever share the e-mail takes of a short file
+        enough = best is not None and (best[0] >= 0.3 or best_hits >= _SNIFF_LINES_ENOUGH)
+        return best[2] if best and enough else None
 
 
 _compiled_cache: dict[str, re.Pattern[str]] = {}
+
+#: Lines in a format's declared grammars that make a file of that format whatever else it holds.
+_SNIFF_LINES_ENOUGH = 5
 
 
 @functools.cache

@@ -163,3 +163,14 @@ def test_a_variant_without_its_own_kind_is_its_own_kind(tmp_path: Path):
     formats = load_formats([tmp_path])
     assert formats["variant"].kind == "variant"
     assert formats["waiishost"].kind == "WaIISHost"
+
+
+def test_a_log_pasted_below_an_email_is_sniffed_by_its_lines_not_their_share():
+    # a customer's mail header and quoted text take most of a short file: five lines in a
+    # format's own grammar still say what it is; four among them do not
+    email = ["From: customer@contoso.com", "Subject: RE: role keeps recycling", ""]
+    email += ["> quoted text line"] * 22
+    line = "[00002140:00003312, 2024/03/14, 09:29:{:02d}.118, INFO ] Startup task step {}."
+    five = [line.format(i, i) for i in range(5)]
+    assert FORMATS.sniff(email + five) == "wahostbootstrapper"
+    assert FORMATS.sniff(email + five[:4]) is None
