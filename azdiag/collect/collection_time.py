@@ -70,6 +70,8 @@ class CollectionTime:
     newest_line: datetime | None = None
     archive_local: datetime | None = None
     set_aside: datetime | None = None  # a --now before the newest line: not used, only named
+    #: a file or archive time that was not used, and why (before the newest line, too late)
+    unused: tuple[datetime, str] | None = None
 
     @property
     def measured(self) -> bool:
@@ -86,6 +88,9 @@ class CollectionTime:
                 f"; the --now given, {self.set_aside:%Y-%m-%d %H:%M:%S} UTC, is before it, so the "
                 "logs were taken later than that: set aside (was it meant in another zone? --tz)"
             )
+        if self.unused is not None:
+            moment, why = self.unused
+            said += f"; the newest modification time, {moment:%Y-%m-%d %H:%M:%S} UTC, is {why}"
         if self.archive_local is not None:
             said += (
                 f"; the archive's newest member time, {self.archive_local:%Y-%m-%d %H:%M:%S}, "
@@ -122,16 +127,25 @@ def collection_time(
             return CollectionTime(newest_line, NEWEST_LINE, newest_line, set_aside=given)
         return CollectionTime(given, USER, newest_line)
     found = _newest_modification(sources)
+    unused = None
     if found.measured is not None and newest_line is not None:
         later = (found.measured - newest_line).total_seconds()
         if 0 < later <= trust_mtime_within_seconds:
             return CollectionTime(found.measured, found.kind, newest_line)
+        # said in the report, so that a reader knows why a time the files carry was not used
+        days = trust_mtime_within_seconds / 86400
+        unused = (
+            found.measured,
+            "not after the newest line, so not when the logs were taken"
+            if later <= 0
+            else f"more than {days:g} days after it: a later copy's time, not the collection's",
+        )
     if newest_line is None:
         return CollectionTime(None, UNKNOWN, None)
     local = found.zoneless
     if local is not None and abs(local - newest_line.replace(tzinfo=None)) > ANY_ZONE:
         local = None
-    return CollectionTime(newest_line, NEWEST_LINE, newest_line, local)
+    return CollectionTime(newest_line, NEWEST_LINE, newest_line, local, unused=unused)
 
 
 @dataclass(frozen=True)

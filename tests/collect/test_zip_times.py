@@ -116,6 +116,23 @@ def test_utc_extra_field_is_a_measured_collection_time(tmp_path, field):
     assert taken.archive_local is None
 
 
+@pytest.mark.parametrize(
+    ("taken_at", "why"),
+    [
+        (datetime(2024, 6, 10, 7, 0, tzinfo=UTC), "is not after the newest line"),
+        (datetime(2025, 1, 1, tzinfo=UTC), "is more than 7 days after it"),
+    ],
+)
+def test_a_utc_time_that_cannot_be_the_collections_is_named_with_why(tmp_path, taken_at, why):
+    # a re-check found such a time dropped without a word: the report says why it is not used
+    archive = zipped(tmp_path / "z.zip", IST_DOS_TIME, unix_extra(taken_at))
+    taken = analyze(archive).collection_time
+    assert (taken.source, taken.measured) == ("newest line", False)
+    assert f"the newest modification time, {taken_at:%Y-%m-%d %H:%M:%S} UTC, {why}" in (
+        taken.describe()
+    )
+
+
 # -- end to end: the re-zipped hung-task collection --------------------------------------------
 
 
