@@ -370,10 +370,12 @@ def place_timeless_files(
             for back, cycle in enumerate(reversed(reached.to_list()))
             if attempts - back >= 1
         }
-        for row, k in zip(group["_row"].to_list(), attempt.to_list(), strict=True):
-            if k in pairs:
-                placed_rows.append(row)
-                placed_cycles.append(pairs[k])
+        if not pairs:
+            continue
+        cycle_of = attempt.replace_strict(pairs, default=None, return_dtype=pl.UInt32)
+        placed = cycle_of.is_not_null()
+        placed_rows += group["_row"].filter(placed).to_list()
+        placed_cycles += cycle_of.filter(placed).to_list()
     if not placed_rows:
         return events
     cycle = events["cycle"].cast(pl.UInt32).scatter(placed_rows, placed_cycles)
