@@ -484,16 +484,14 @@ def report(
 
     formats = _load_formats(format_dirs)
     ingested = _ingest(path, formats, tz, max_bytes)
-    several = ingested.collection.collections
-    if several:
-        names = ", ".join(several[:5]) + (", ..." if len(several) > 5 else "")
+    if ingested.collection.collections:
         # triage splits folders, not archives: an archive must be unpacked first
         how = (
             f"run 'azdiag triage {path}' for one report each"
             if Path(path).is_dir()
             else "unpack it and run 'azdiag triage' on the folder for one report each"
         )
-        fail(f"{path} holds {len(several)} collections ({names}): {how}", ExitStatus.USAGE)
+        fail(f"{path} holds {ingested.collection.several()}: {how}", ExitStatus.USAGE)
     analysis = from_ingested(ingested, formats, now=now)
     diagnosis = diagnose(analysis, rules)
     text = render_report(

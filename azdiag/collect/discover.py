@@ -145,6 +145,11 @@ class Collection:
     #: (the same instance's same log in each): several collections, not one; see ``triage``
     collections: list[str] = field(default_factory=list)
 
+    def several(self) -> str:
+        """'N collections (a, b, ...)', as reports and triage name what they will not mix."""
+        names = ", ".join(self.collections[:5]) + (", ..." if len(self.collections) > 5 else "")
+        return f"{len(self.collections)} collections ({names})"
+
 
 def discover(
     path: str | Path, formats: FormatLookup, *, limits: Limits = _DEFAULT_LIMITS

@@ -300,11 +300,9 @@ def _analyse_into(task: Task, result: Result) -> None:
     ingested = ingest(task.path, formats=formats, tz=task.tz, limits=limits)
     if not ingested.files:
         raise ValueError("no guest log found in this collection")
-    several = ingested.collection.collections
-    if several:  # one verdict over them would mix incidents (what `azdiag report` refuses)
-        names = ", ".join(several[:5]) + (", ..." if len(several) > 5 else "")
+    if ingested.collection.collections:  # one verdict would mix incidents (report refuses it)
         raise ValueError(
-            f"holds {len(several)} collections ({names}), not analysed as one: "
+            f"holds {ingested.collection.several()}, not analysed as one: "
             "give each to 'azdiag triage' (unpack an archive first)"
         )
     analysis = from_ingested(ingested, formats)
