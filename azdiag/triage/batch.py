@@ -16,8 +16,12 @@ import re
 import traceback
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # formats are imported when a folder is read, not with the CLI
+    from azdiag.knowledge.formats import FormatSet
 
 #: Archive suffixes that make a file a collection of its own.
 ARCHIVES = (".zip", ".gz")
@@ -162,15 +166,22 @@ class _Splitter:
                 )
         return [item for sub, child in _named(children, name) for item in self(sub, child)]
 
+    @cached_property
+    def _formats(self) -> FormatSet:
+        """The formats, loaded once for every folder the split reads."""
+        from azdiag.knowledge.formats import load_formats
+
+        return load_formats(tuple(Path(d) for d in self.format_dirs))
+
     def _tops_if_several(self, folder: Path) -> set[str]:
         """When ``folder`` holds several collections (as ``azdiag report`` finds them), the
         names of everything right inside it that holds a log; else nothing."""
         from azdiag.collect.discover import CollectError, Limits, discover
-        from azdiag.knowledge.formats import load_formats
 
-        formats = load_formats(tuple(Path(d) for d in self.format_dirs))
         try:
-            collection = discover(folder, formats, limits=Limits.with_max_bytes(self.max_bytes))
+            collection = discover(
+                folder, self._formats, limits=Limits.with_max_bytes(self.max_bytes)
+            )
         except CollectError:
             return set()  # the analysis meets the same problem and says so in its row
         if not collection.collections:
