@@ -804,8 +804,11 @@ def _triage(
         fail(str(exc), ExitStatus.OUTPUT_ERROR)
     analysed, failed = len(batch.analysed), len(batch.failed)
     not_run = batch.total - len(batch.results)
+    reused = sum(result.skipped for result in batch.results)
     _echo(
-        f"{analysed} of {batch.total} collection(s) analysed, {failed} failed"
+        f"{analysed} of {batch.total} collection(s) analysed"
+        + (f" ({reused} unchanged since the last run, reports kept)" if reused else "")
+        + f", {failed} failed"
         + (f", {not_run} not run (interrupted)" if batch.interrupted else "")
         + f"; see {out / 'index.html'}",
         err=True,

@@ -105,11 +105,13 @@ def test_resume_does_no_work_twice_and_redoes_what_changed(batch_input, tmp_path
     stamps = {p: p.stat().st_mtime_ns for p in out.rglob("report.*")}
     second = run(str(source), "--out", str(out), "-j", "1", "--resume")
     assert second.exit_code == ExitStatus.OK
+    assert "2 of 2 collection(s) analysed (2 unchanged since the last run" in second.stderr
     assert summary(out) == first
     assert {p: p.stat().st_mtime_ns for p in out.rglob("report.*")} == stamps
     log = next((source / "healthy").rglob("WaAppAgent.log"))
     log.write_bytes(log.read_bytes() + b"[00000021] [03/14/2024 10:00:00.00] [HEART] hb\r\n")
-    run(str(source), "--out", str(out), "-j", "1", "--resume")
+    third = run(str(source), "--out", str(out), "-j", "1", "--resume")
+    assert "(1 unchanged since the last run" in third.stderr
     redone = {p for p in out.rglob("report.*") if p.stat().st_mtime_ns != stamps.get(p)}
     assert redone and all(p.parent.name == "healthy" for p in redone)
 
