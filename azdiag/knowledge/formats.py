@@ -84,6 +84,8 @@ class LogFormat:
     source_file: str
     levels: dict[str, str]  # raw level -> one of debug/info/warning/error/critical
     first_record_event: str | None = None  # event given to each file's first record
+    #: and to the first record of each further process (pid) that writes in the same file
+    first_record_per_process: bool = False
     glue: str | None = None  # where a further record starts inside a line (pasted traces)
     glue_literals: tuple[str, ...] = ()  # every glue match holds one of these (a prefilter)
     start_regex: str | None = None  # a line matching none of these alternatives has no header
@@ -473,6 +475,7 @@ def _build(fmt_id: str, raw: dict[str, tuple[dict[str, Any], str]], grammar: Gra
         source_file=source_file,
         levels={**grammar.level_names, **table.get("levels", {})},
         first_record_event=table.get("first_record_event"),
+        first_record_per_process=bool(table.get("first_record_per_process", False)),
         glue=grammar.glue_regex() if table.get("compose", True) else None,
         glue_literals=grammar.glue_literals(),
         start_regex=_start_regex(headers, grammar, bool(table.get("compose", True))),

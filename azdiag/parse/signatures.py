@@ -240,7 +240,10 @@ def _mark_first_records(
 
     For logs written anew at each process start (the bootstrapper's), the file's first record
     *is* the start, whatever its wording; files whose start line a signature already recognised
-    are left alone, and so is a first record that is itself a recognised event.
+    are left alone, and so is a first record that is itself a recognised event. With
+    ``first_record_per_process``, a file is cut further where its pid changes (in line order;
+    records without a pid belong to the process above): one file that several starts appended
+    to holds several starts.
     """
     event = fmt.first_record_event
     model = next((s for s in signatures.by_format.get(fmt.id, []) if s.event == event), None)
@@ -254,11 +257,15 @@ def _mark_first_records(
     # per file: the row of its first record, and whether a signature recognised the start
     # (the start, or the first record itself, recognised keeps its own meaning)
     first_line = pl.col("line").arg_min()
+    records = events.lazy().with_row_index("_row").filter(pl.col("kind") == fmt.kind)
+    keys = ["file"]
+    if fmt.first_record_per_process and "pid" in events.columns:
+        pid = pl.col("pid").forward_fill().over("file")
+        changed = (pid != pid.shift(1).over("file")).fill_null(False)
+        records = records.sort("file", "line").with_columns(_process=changed.cum_sum().over("file"))
+        keys.append("_process")
     firsts = (
-        events.lazy()
-        .with_row_index("_row")
-        .filter(pl.col("kind") == fmt.kind)
-        .group_by("file")
+        records.group_by(keys)
         .agg(
             pl.col("_row").get(first_line),
             pl.col("event").get(first_line),

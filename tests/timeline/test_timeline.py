@@ -167,3 +167,28 @@ def test_cycle_spans_and_ends_do_not_depend_on_instances_being_kept_together():
         assert cycle_spans(table).sort("instance", "cycle").equals(expected)
         facts = Facts(table, pl.DataFrame(), table, table, table, load_workflow())
         assert facts.instance_ends == {str(i): t for i, t in newest.items()}
+
+
+def test_starts_appended_to_one_bootstrapper_file_are_cycles_of_their_own(tmp_path):
+    """Metamorphic: S01's bootstrapper generations joined into one file give the same start
+    attempts as the generations apart, their start lines reworded (no signature knows them) and
+    the agents' launch lines gone in both: each new pid in the file is a new bootstrapper
+    process (a newcomer's hand-written collection of 9 starts in one file came out as 1)."""
+    apart, joined = tmp_path / "apart", tmp_path / "joined"
+    shutil.copytree(FIXTURES / "S01", apart)
+    for agent in [*apart.rglob("WaAppAgent.log"), *apart.rglob("AppAgentRuntime.log")]:
+        lines = agent.read_bytes().splitlines(keepends=True)
+        agent.write_bytes(b"".join(x for x in lines if b"Starting WaHostBootstrapper" not in x))
+    generations = list(apart.rglob("WaHostBootstrapper*"))
+    for path in generations:
+        path.write_bytes(path.read_bytes().replace(b"Bootstrapper starting.", b"--- a new run."))
+    shutil.copytree(apart, joined)
+    # in time order: the first line's date and time follow "[pid:tid, "
+    generations = sorted(joined.rglob("WaHostBootstrapper*"), key=lambda p: p.read_bytes()[19:45])
+    text = b"".join(p.read_bytes() for p in generations)
+    for path in generations:
+        path.unlink()
+    (generations[0].parent / "WaHostBootstrapper.log").write_bytes(text)
+    one_file, files = analyze(joined).cycles, analyze(apart).cycles
+    assert one_file.height == files.height >= len(generations)
+    assert one_file["outcome"].to_list() == files["outcome"].to_list()
