@@ -125,7 +125,12 @@ def build_model(
     events = _events(analysis, max_events)
     # what a file lost or had repaired (lines cut at 64 KiB, times unreadable, NULs removed)
     # changes what the verdict could see: listed with the collection's own warnings
-    warnings = [*analysis.warnings, *(f"{f.path}: {w}" for f in ingested.files for w in f.warnings)]
+    # a file's note the collection repeats (the clock check's) is listed once
+    warnings = list(
+        dict.fromkeys(
+            [*analysis.warnings, *(f"{f.path}: {w}" for f in ingested.files for w in f.warnings)]
+        )
+    )
     summary = _summary(instances)
     return {
         "tool": {"name": "azdiag", "version": __version__, "rules": len(diagnosis.rules)},

@@ -141,26 +141,38 @@ def cycle_spans(events: pl.DataFrame) -> pl.DataFrame:
 
     The one pass over every event that cycles need (``events`` carry ``cycle``, see
     assign_cycles); the newest line of each instance is read from it too (timeline.instance_ends).
+    ``last`` leaves out times that are not a record's own (``time_filled``: inherited, or
+    re-timed after a clock jump, see timeline.clock) where the cycle has one of its own: a
+    re-timed run at a file's end is an estimate, and it made an instance's "now" later than any
+    line (a heartbeat pause "until the end of the collection" that no line shows).
     """
+    own = pl.col("time")
+    if "time_filled" in events.columns:
+        own = own.filter(~pl.col("time_filled"))
     # by runs of rows (see run_number), then the few runs merged per (instance, cycle)
     return (
         events.lazy()
-        .select("instance", "cycle", "time", _run=run_number("instance", "cycle"))
+        .select("instance", "cycle", "time", *_filled(events), _run=run_number("instance", "cycle"))
         .group_by("_run")
         .agg(
             pl.col("instance", "cycle").first(),
             pl.col("time").min().alias("start"),
-            pl.col("time").max().alias("last"),
+            pl.col("time").max().alias("_any_last"),
+            own.max().alias("last"),
             pl.len().alias("events"),
         )
         .group_by("instance", "cycle")
         .agg(
             pl.col("start").min(),
-            pl.col("last").max(),
+            pl.coalesce(pl.col("last").max(), pl.col("_any_last").max()).alias("last"),
             pl.col("events").sum().cast(pl.UInt32),
         )
         .collect()
     )
+
+
+def _filled(events: pl.DataFrame) -> list[str]:
+    return ["time_filled"] if "time_filled" in events.columns else []
 
 
 def build_cycles(

@@ -153,3 +153,30 @@ def test_time_order_needs_each_instance_in_one_block_in_time_order() -> None:
     assert not _in_time_order(table(["A", "A", "B", "B", "B"], [at[3], at[2], at[0], at[1], at[4]]))
     assert not _in_time_order(table(["A", "B", "A"], [at[0], at[1], at[2]]))
     assert _in_time_order(table([], []))
+
+
+def test_a_jump_back_at_the_end_of_a_host_log_moves_no_end(tmp_path: Path, pristine: dict) -> None:
+    """Three probe lines 19 minutes back in time end the newest bootstrapper log (a newcomer's
+    collection): re-timed after the last good record at their own spacing, they ran 80 s past
+    every real line, and the agent's heartbeats looked paused "until the end of the
+    collection" (a degraded verdict); and the warning was listed twice."""
+    root = tmp_path / "healthy"
+    shutil.copytree(FIXTURES / "healthy", root)
+    log = max(root.rglob("WaHostBootstrapper*.log"), key=lambda p: p.read_bytes()[19:45])
+    text = log.read_bytes()
+    last = text.rstrip().splitlines()[-1]
+    stamp = datetime.strptime(last[20:43].decode(), "%Y/%m/%d, %H:%M:%S.%f")
+    probes = [
+        last[:20]
+        + (stamp - timedelta(minutes=19) + timedelta(seconds=40 * i))
+        .strftime("%Y/%m/%d, %H:%M:%S.000")
+        .encode()
+        + b", INFO ] Getting status from client WaIISHost.exe (4400).\r\n"
+        for i in range(3)
+    ]
+    log.write_bytes(text + b"".join(probes))
+    report = _report(root)
+    assert report["verdict"] == pristine["verdict"]
+    assert [f["rule"] for f in report["findings"]] == [f["rule"] for f in pristine["findings"]]
+    markdown = CliRunner().invoke(main, ["report", str(root), "--format", "md"]).stdout
+    assert markdown.count("the clock jumped") == 1
