@@ -70,7 +70,8 @@ def frontiers(facts: Facts, instances: list[str]) -> dict[str, Frontier | None]:
     for instance, (stopped, top, cycle) in chosen.items():
         here = rows.get((instance, cycle))
         evidence = _evidence(here, top or None) if here is not None else []
-        out[instance] = _frontier(stopped, top, evidence, facts)
+        component = _component_at(here, top) if here is not None and top else None
+        out[instance] = _frontier(stopped, top, evidence, facts, component)
     return out
 
 
@@ -87,13 +88,24 @@ def stopped_cycles(cycles: pl.DataFrame) -> pl.DataFrame:
     return cycles.filter(pl.col("outcome").is_in(_STOPPED) | never_ready)
 
 
+def _component_at(rows: pl.DataFrame, stage: str) -> str | None:
+    """The component whose log showed the cycle at ``stage``: a worker role's host log says
+    I where the stage's own component is the web role's K (as for findings)."""
+    found = rows.filter(pl.col("stage") == stage)["component"].drop_nulls()
+    return str(found.mode().sort()[0]) if found.len() else None
+
+
 def _frontier(
-    stopped: pl.DataFrame, top: str, evidence: list[dict[str, Any]], facts: Facts
+    stopped: pl.DataFrame,
+    top: str,
+    evidence: list[dict[str, Any]],
+    facts: Facts,
+    component: str | None = None,
 ) -> Frontier:
     workflow = facts.workflow
     counts = Counter(s or "" for s in stopped["last_stage"].to_list())
     labels = {s.id: s.label for s in workflow.stages.values()}
-    stage = workflow.stage_dict(top or None)
+    stage = workflow.stage_dict(top or None, component)
     stage["label"] = labels.get(top, UNKNOWN_STAGE) if top else UNKNOWN_STAGE
     others = [
         (labels.get(s, UNKNOWN_STAGE) if s else UNKNOWN_STAGE, n)
@@ -130,6 +142,7 @@ def _cycle_rows(facts: Facts, pairs: set[tuple[str, int]]) -> dict[tuple[str, in
             pl.col("stage").cast(pl.String),
             pl.col("level").cast(pl.String),
             pl.col("event").cast(pl.String),
+            pl.col("component").cast(pl.String),
         )
         .collect()
     )
