@@ -60,3 +60,28 @@ def test_baselines_have_no_root_cause_but_are_reported(name):
     if name in ("S19", "S23"):
         scenarios = {f.rule.scenario for f in diagnosis.findings}
         assert name in scenarios, f"{name} is not reported: {scenarios}"
+
+
+def test_where_a_worker_role_stops_is_named_by_its_own_component(tmp_path):
+    """An inconclusive worker role that stopped in OnStart (10 minutes, short of any rule)
+    is said to stop at I, step 9 (WaWorkerHost), not at the web role's K."""
+    from azdiag.timeline.analysis import analyze
+
+    host = tmp_path / "C" / "Resources" / "Directory" / "x.Worker.DiagnosticStore"
+    agent = tmp_path / "C" / "RuntimeAndAgent"
+    host.mkdir(parents=True)
+    agent.mkdir(parents=True)
+    (host / "WaWorkerHost.log").write_text(
+        "WaWorkerHost Information: 0 : [03/14/24 09:00:10.11] Role environment . INITIALIZING\n"
+        "WaWorkerHost Information: 0 : [03/14/24 09:00:11.69] Role entrypoint . CALLING   "
+        "OnStart(): Contoso.WorkerRole\n"
+    )
+    (agent / "WaAppAgent.log").write_text(
+        "[00000012] [03/14/2024 09:00:00.00] [INFO]  WindowsAzureGuestAgent starting.\n"
+        "[00000012] [03/14/2024 09:10:55.00] [HEART] WindowsAzureGuestAgent Heartbeat.\n"
+    )
+    [verdict] = diagnose(analyze(tmp_path / "C")).verdicts
+    assert verdict.outcome == "inconclusive"
+    assert verdict.frontier is not None
+    assert (verdict.frontier.stage["id"], verdict.frontier.stage["component"]) == ("onstart", "I")
+    assert "OnStart (I, step 9)" in verdict.summary
