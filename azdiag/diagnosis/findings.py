@@ -322,11 +322,12 @@ def _most_common(series: pl.Series) -> str | None:
 
 
 def _evidence(hits: pl.DataFrame) -> list[dict[str, Any]]:
-    """The first and the latest hit first (when it began, how it looks now), then the rest."""
+    """The hits in time order (``hits`` is sorted by time), as a log reads; when there are more
+    than MAX_EVIDENCE, the earliest ones and the latest (when it began, how it looks now)."""
     rows = hits.select("file", "line", "time", "text").to_dicts()
-    if len(rows) > 2:
-        rows = [rows[0], rows[-1], *rows[1:-1]]
-    return rows[:MAX_EVIDENCE]
+    if len(rows) > MAX_EVIDENCE:
+        rows = [*rows[: MAX_EVIDENCE - 1], rows[-1]]
+    return rows
 
 
 class _Lenient(dict[str, str]):
