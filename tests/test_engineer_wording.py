@@ -81,3 +81,46 @@ def test_capped_evidence_keeps_the_latest_hit_last(tmp_path):
     codes = [e["text"].rsplit(" ", 1)[-1] for e in finding.evidence]
     assert len(codes) == MAX_EVIDENCE
     assert codes == [f"-{i}" for i in range(1, MAX_EVIDENCE)] + ["-11"]
+
+
+# -- an instance nothing names ---------------------------------------------------------------
+
+BOOT = "[00002140:00003312, 2024/03/14, {t}, {level}] {message}\n"
+TASK = "E:\\approot\\bin\\setup.cmd"
+BOOT_FAILS = BOOT.format(
+    t="09:29:40.118",
+    level="INFO ",
+    message=f'Executing Startup Task type=0 rolemodule=(null) cmd="{TASK}"',
+) + BOOT.format(
+    t="09:29:45.118",
+    level="ERROR",
+    message=f'Program "{TASK}" exited with 1. Working Directory = E:\\approot\\bin',
+)
+IIS_HOST = (
+    "WaIISHost Information: 0 : [03/14/24 09:01:30.11] Role environment . INITIALIZING\n"
+    "WaIISHost Information: 0 : [03/14/24 09:01:31.20] Role entrypoint . CALLING   OnStart(): "
+    "WebRole1.WebRole\n"
+)
+
+
+def test_a_lone_host_log_is_an_unnamed_instance(tmp_path):
+    for name, text in (("WaHostBootstrapper.log", BOOT_FAILS), ("WaIISHost.log", IIS_HOST)):
+        root = write(tmp_path / name, {f"Resources/{name}": text})
+        assert [s.instance for s in analyze(root).ingested.collection.sources] == [
+            "(unnamed instance)"
+        ]
+        [instance] = report_json(root)["instances"]
+        assert (instance["id"], instance["role"]) == ("(unnamed instance)", None)
+    assert report_md(tmp_path / "WaHostBootstrapper.log").count("**(unnamed instance)") >= 1
+
+
+def test_a_role_folder_named_in_a_log_names_the_instance(tmp_path):
+    agent = (
+        "[00000010] 2024-03-14T09:00:32.093Z [INFO]  Set ACLs on C:\\Resources\\Directory\\"
+        "cd613e30d8f16adf91b7584a2265b1f5.WebRole1.DiagnosticStore for the role account.\n"
+    )
+    root = write(
+        tmp_path, {"Logs/AppAgentRuntime.log": agent, "Logs/WaHostBootstrapper.log": BOOT_FAILS}
+    )
+    [instance] = report_json(root)["instances"]
+    assert (instance["id"], instance["role"]) == ("WebRole1", "WebRole1")

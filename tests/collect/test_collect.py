@@ -148,7 +148,7 @@ def test_single_log_file(tmp_path: Path, formats: FakeFormats) -> None:
     assert (source.display, source.format_id, source.instance) == (
         "WaAppAgent.log",
         "waappagent",
-        "instance",
+        "(unnamed instance)",
     )
     assert source.load().data == AGENT
 
@@ -340,8 +340,8 @@ def test_no_marker_at_all_is_one_instance(tmp_path: Path, formats: FakeFormats) 
     write(tmp_path / "Logs/WaAppAgent.log", AGENT)
     write(tmp_path / "Resources/WaHostBootstrapper.log", BOOT)
     collection = discover(tmp_path, formats)
-    assert {(s.instance, s.role) for s in collection.sources} == {("instance", None)}
-    assert collection.instances == ["instance"]
+    assert {(s.instance, s.role) for s in collection.sources} == {("(unnamed instance)", None)}
+    assert collection.instances == ["(unnamed instance)"]
 
 
 def test_config_xml_names_give_instance_and_versions(tmp_path: Path, formats: FakeFormats) -> None:
