@@ -6,6 +6,8 @@ Each collection here is written by hand in the documented line shapes
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from click.testing import CliRunner
 
 from azdiag.cli import main
 from azdiag.diagnosis.engine import facts_of
-from azdiag.diagnosis.findings import MAX_EVIDENCE, apply_rule
+from azdiag.diagnosis.findings import MAX_EVIDENCE, apply_rule, fill
 from azdiag.knowledge.rulebook import load_rules
 from azdiag.knowledge.workflow import load_workflow
 from azdiag.timeline.analysis import analyze
@@ -124,3 +126,72 @@ def test_a_role_folder_named_in_a_log_names_the_instance(tmp_path):
     )
     [instance] = report_json(root)["instances"]
     assert (instance["id"], instance["role"]) == ("WebRole1", "WebRole1")
+
+
+# -- one failed start attempt is not a recycle loop ------------------------------------------
+
+
+def failing_starts(n: int) -> str:
+    """``n`` bootstrapper starts a minute apart, each ending in setup.cmd exiting with 1."""
+    text = ""
+    for i in range(n):
+        minute = f"09:{29 + i:02d}"
+        text += BOOT.format(
+            t=f"{minute}:40.118",
+            level="INFO ",
+            message="Bootstrapper starting. Version 2.7.41491.1010.",
+        )
+        text += BOOT_FAILS.replace("09:29:", f"{minute}:")
+    return text
+
+
+def test_one_failed_start_attempt_is_not_called_recycling(tmp_path):
+    said = {}
+    for n in (1, 4):
+        root = write(tmp_path / str(n), {"WebRole1_IN_0/WaHostBootstrapper.log": failing_starts(n)})
+        (finding,) = apply_rule(RULES["startup-task-exit-code"], facts_of(analyze(root)))
+        assert finding.values["cycle_count"] == n
+        said[n] = finding.rule.summary and fill(finding.rule.summary, finding.values)
+        report = report_json(root)
+        assert report["verdict"]["summary"].startswith(said[n])
+        assert report["instances"][0]["verdict"]["summary"].startswith(said[n])
+        markdown = report_md(root)
+        assert said[n].replace("_", "\\_") in markdown and "attempt(s)" not in markdown
+    assert said[1].startswith("WebRole1_IN_0 failed to start: the startup task")
+    assert "in 1 start attempt since 2024-03-14 09:29 UTC" in said[1]
+    assert said[4].startswith("WebRole1_IN_0 is recycling: the startup task")
+    assert "in 4 start attempts since 2024-03-14 09:29 UTC" in said[4]
+
+
+def test_the_html_report_and_triage_say_start_attempts_in_words(tmp_path):
+    log = {"WebRole1_IN_0/WaHostBootstrapper.log": failing_starts(1)}
+    root = write(tmp_path / "in" / "one", log)
+    html = tmp_path / "report.html"
+    result = CliRunner().invoke(main, ["report", str(root), "-o", str(html)])
+    assert result.exit_code == 0, result.output
+    page = html.read_text(encoding="utf-8")
+    assert "failed to start: the startup task" in page and "in 1 start attempt since" in page
+    assert "attempt(s)" not in page and "is recycling" not in page
+    out = tmp_path / "triage"
+    result = CliRunner().invoke(
+        main, ["triage", str(tmp_path / "in"), "--out", str(out), "--format", "json", "-j", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    (row,) = [json.loads(line) for line in (out / "summary.jsonl").read_text().splitlines()]
+    summary = row["verdict"]["summary"]
+    assert "failed to start" in summary and "in 1 start attempt since" in summary
+    (line,) = csv.DictReader(io.StringIO((out / "summary.csv").read_text(encoding="utf-8")))
+    assert line["verdict"] == summary
+
+
+def test_counted_placeholders_say_zero_one_and_more():
+    workflow = load_workflow()
+    said = [workflow.counted_values({"cycle_count": n}) for n in (0, 1, 2)]
+    assert [s["start_attempts"] for s in said] == [
+        "an unknown number of start attempts",
+        "1 start attempt",
+        "2 start attempts",
+    ]
+    assert [s["recycling"] for s in said] == ["failed to start", "failed to start", "is recycling"]
+    assert said[2]["start_cycles"] == "2 start-up cycles"
+    assert workflow.counted_values({"cycle_count": None}) == {}

@@ -251,6 +251,7 @@ def _finding(rule: Rule, instance: str, hits: pl.DataFrame, facts: Facts) -> Fin
             first_seen, facts.now or facts.instance_ends.get(instance)
         ),
     }
+    values.update(workflow.counted_values(values))  # {start_attempts}, {recycling}...
     return Finding(
         rule=rule,
         instance=instance,
