@@ -195,3 +195,73 @@ def test_counted_placeholders_say_zero_one_and_more():
     assert [s["recycling"] for s in said] == ["failed to start", "failed to start", "is recycling"]
     assert said[2]["start_cycles"] == "2 start-up cycles"
     assert workflow.counted_values({"cycle_count": None}) == {}
+
+
+# -- a needed log that is there but empty ----------------------------------------------------
+
+EMPTY_AGENT_LOGS = {
+    "0 bytes": b"",
+    "blank lines": b"\r\n  \r\n\t\r\n",
+    "a UTF-8 BOM and blank lines": b"\xef\xbb\xbf\r\n \r\n",
+    "a UTF-16 BOM and blank lines": b"\xff\xfe" + "\r\n  \r\n".encode("utf-16-le"),
+}
+
+
+def test_an_empty_needed_log_is_present_but_empty_not_missing(tmp_path):
+    for n, (what, content) in enumerate(EMPTY_AGENT_LOGS.items()):
+        root = write(
+            tmp_path / str(n),
+            {
+                "WebRole1_IN_0/WaHostBootstrapper.log": failing_starts(1),
+                "WebRole1_IN_0/WaAppAgent.log": content,
+            },
+        )
+        analysis = analyze(root)
+        (agent,) = [f for f in analysis.ingested.files if f.kind == "WaAppAgent"]
+        assert agent.empty and agent.records == 0 and agent.unparsed_records == 0, what
+        report = report_json(root)
+        (instance,) = report["instances"]
+        need = instance["completeness"]["needed"][0]
+        assert (need["status"], need["files"]) == ("empty", ["WebRole1_IN_0/WaAppAgent.log"])
+        assert instance["completeness"]["empty"] == ["WaAppAgent.log or AppAgentRuntime.log"]
+        assert instance["completeness"]["missing"] == []
+        # still no evidence: the verdict says the collection is incomplete
+        assert instance["completeness"]["complete"] is False
+        said = "present but empty (WebRole1_IN_0/WaAppAgent.log)"
+        assert said in instance["verdict"]["summary"], what
+        assert "missing" not in instance["verdict"]["summary"]
+        markdown = report_md(root)
+        assert "(agent): present but empty (WebRole1\\_IN\\_0/WaAppAgent.log)" in markdown
+    html = tmp_path / "report.html"
+    result = CliRunner().invoke(main, ["report", str(root), "-o", str(html)])
+    assert result.exit_code == 0, result.output
+    page = html.read_text(encoding="utf-8")
+    assert '<b class="log-empty">present but empty (WebRole1_IN_0/WaAppAgent.log)</b>' in page
+
+
+AGENT_STARTS = (
+    "[00000012] [03/14/2024 09:26:53.43] [INFO]  WindowsAzureGuestAgent starting. "
+    "Version 2.7.41491.1010\n"
+    "[00000021] [03/14/2024 09:28:01.78] [HEART] WindowsAzureGuestAgent Heartbeat.\n"
+)
+
+
+def test_an_empty_bootstrapper_log_leaves_the_instance_inconclusive(tmp_path):
+    root = write(
+        tmp_path,
+        {"WebRole1_IN_0/WaHostBootstrapper.log": b"", "WebRole1_IN_0/WaAppAgent.log": AGENT_STARTS},
+    )
+    (instance,) = report_json(root)["instances"]
+    (need,) = [n for n in instance["completeness"]["needed"] if "WaHostBootstrapper" in n["kinds"]]
+    assert (need["status"], need["files"]) == ("empty", ["WebRole1_IN_0/WaHostBootstrapper.log"])
+    assert instance["outcome"] == "inconclusive"
+    summary = instance["verdict"]["summary"]
+    assert "WaHostBootstrapper.log (Startup tasks" in summary
+    assert "present but empty (WebRole1_IN_0/WaHostBootstrapper.log)" in summary
+
+
+def test_a_collection_of_empty_logs_only_is_an_input_error(tmp_path):
+    root = write(tmp_path, {"WaAppAgent.log": b"", "WaHostBootstrapper.log": b"\r\n"})
+    result = CliRunner().invoke(main, ["report", str(root), "--format", "json"])
+    assert result.exit_code == 1
+    assert "2 empty (WaAppAgent.log, WaHostBootstrapper.log)" in result.output

@@ -391,9 +391,11 @@ class _Builder:
         except ArchiveError as exc:
             self.skip(entry.display, exc.category, exc.reason)
             return
-        if not size or not data:
+        if not data and (size or detected_by != "name"):
             self.skip(entry.display, "empty", "empty file: nothing to parse")
             return
+        # a guest log known by its name is kept when empty: it was collected, and a needed
+        # log that is there but empty is other advice than one never collected
         whole = len(data) == size
         head = data if len(data) <= HEAD_BYTES else data[:HEAD_BYTES]
         if decoded is not None and not (whole and len(data) == len(head)):

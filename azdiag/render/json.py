@@ -90,6 +90,7 @@ def _file(f: Any) -> dict[str, Any]:
         "first": iso(f.first),
         "last": iso(f.last),
         "error": f.error,
+        "empty": f.empty,
     }
 
 

@@ -271,14 +271,14 @@ def test_other_files_are_listed_with_their_category(tmp_path: Path, formats: Fak
         "dumps/w3wp.dmp": "crash-dump",
         "dumps/crash.bin": "crash-dump",
         "tool.bin": "binary",
-        "empty.txt": "empty",
-        "Logs/WaIISHost.log": "empty",
+        "empty.txt": "empty",  # an empty guest log is listed as one (it was collected)
         "__MACOSX/._WaAppAgent.log": "os-metadata",
     }
     # event and IIS logs are known by their content too (read by azdiag.collect.readers)
     found = {s.display: s.format_id for s in collection.sources}
     assert found == {
         "Logs/WaAppAgent.log": "waappagent",
+        "Logs/WaIISHost.log": "waiishost",
         "EventLogs/System.evtx.renamed": "windows-eventlog",
         "iis/access.txt": "iis-w3svc",
     }
