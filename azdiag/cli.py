@@ -306,7 +306,7 @@ def _ingest(path: Path, format_set: FormatSet, tz: str, max_bytes: int | None = 
         ingested = ingest(path, formats=format_set, tz=tz, limits=Limits.with_max_bytes(max_bytes))
     except CollectError as exc:
         fail(str(exc))
-    if not ingested.files:
+    if not ingested.has_guest_log:
         from azdiag.timeline.analysis import no_guest_log_message
 
         fail(no_guest_log_message(path, ingested))

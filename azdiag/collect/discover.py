@@ -34,6 +34,7 @@ from azdiag.collect.instances import (
     instance_in_text,
     place,
     role_in_path,
+    role_in_text,
 )
 from azdiag.collect.readers import sniff as sniff_reader
 
@@ -286,6 +287,7 @@ class _Found:
     # a checksum of its head, to spot the same file found twice: files that share it (and
     # instance, format and size) are then compared whole, so a cheap one is enough
     fingerprint: int
+    text_role: str | None = None  # a role folder its text names, when nothing else places it
 
     @property
     def display(self) -> str:
@@ -389,9 +391,11 @@ class _Builder:
         except ArchiveError as exc:
             self.skip(entry.display, exc.category, exc.reason)
             return
-        if not size or not data:
+        if not data and (size or detected_by != "name"):
             self.skip(entry.display, "empty", "empty file: nothing to parse")
             return
+        # a guest log known by its name is kept when empty: it was collected, and a needed
+        # log that is there but empty is other advice than one never collected
         whole = len(data) == size
         head = data if len(data) <= HEAD_BYTES else data[:HEAD_BYTES]
         if decoded is not None and not (whole and len(data) == len(head)):
@@ -399,6 +403,8 @@ class _Builder:
         # the text is searched only when the path names no instance; the file is decoded once,
         # for sniffing and this search, and a whole file's decoded text goes on to the parse
         explicit = instance_in_path(parts)
+        role_hint = role_in_path(parts)
+        text_role = None
         if explicit is None:
             if decoded is None:
                 decoded = decode(data if whole else head)
@@ -406,6 +412,8 @@ class _Builder:
             if decoded.data.find(b"_IN_", 0, HEAD_BYTES) >= 0:
                 text = lines or head_lines(decoded, SNIFF_LINES, HEAD_BYTES)
                 explicit = instance_in_text(text)
+            if explicit is None and role_hint is None:
+                text_role = role_in_text(decoded.data, HEAD_BYTES)
         fingerprint = zlib.crc32(head)
         source = LogSource(entry.display, entry.name, fmt, detected_by, "", None, 0, size)
         source._location, source._reader = loc, self.reader
@@ -413,7 +421,7 @@ class _Builder:
         if whole and self.kept + kept <= KEEP_BYTES:  # the whole file: keep it for the parse
             source._kept, source._decoded = data, decoded
             self.kept += kept
-        self.found.append(_Found(source, parts, explicit, role_in_path(parts), fingerprint))
+        self.found.append(_Found(source, parts, explicit, role_hint, fingerprint, text_role))
 
     def _size_and_bytes(self, entry: Entry, loc: Location, head: bytes | None) -> tuple[int, bytes]:
         """The file's size and its bytes: all of them up to KEEP_FILE_BYTES while the budget

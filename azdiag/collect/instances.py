@@ -22,10 +22,15 @@ __all__ = [
     "instance_in_text",
     "place",
     "role_in_path",
+    "role_in_text",
+    "role_of_instance",
 ]
 
 UNASSIGNED = "(unassigned)"
-DEFAULT_INSTANCE = "instance"
+#: The one instance of a collection in which nothing names an instance or a role (a lone
+#: WaHostBootstrapper.log, say): said plainly, in the same form as UNASSIGNED. A fixed string:
+#: JSON readers may compare with it (docs/report-json.md).
+DEFAULT_INSTANCE = "(unnamed instance)"
 
 # "_IN_" is matched as written (upper case) so that words like "sign_in_2" are not taken.
 _INSTANCE = re.compile(r"(?<![A-Za-z0-9_-])([A-Za-z][A-Za-z0-9_-]*?)_IN_(\d+)(?!\d)")
@@ -34,6 +39,11 @@ _DIAGNOSTIC_STORE = re.compile(r"^(?:.*\.)?([A-Za-z][A-Za-z0-9_-]*)\.DiagnosticS
 # deployment id is 32 hex digits, which keeps ordinary dotted folder names out
 _DEPLOYMENT_ROLE = re.compile(r"^[0-9A-Fa-f]{32}\.([A-Za-z][A-Za-z0-9_-]*)$")
 _INSTANCE_NAME = re.compile(r"^(.+)_IN_\d+$")
+# the same folders written in a log's text: "Set ACLs on C:\Resources\Directory\<32 hex>.
+# WebRole1.DiagnosticStore for the role account."
+_ROLE_FOLDER_IN_TEXT = re.compile(
+    rb"(?<![0-9A-Fa-f])[0-9A-Fa-f]{32}\.([A-Za-z][A-Za-z0-9_-]*)(?:\.DiagnosticStore)?(?![A-Za-z0-9_.-])"
+)
 
 Instance = tuple[str, int]  # (role as written, instance number)
 
@@ -52,6 +62,9 @@ class Clues(Protocol):
 
     @property
     def role_hint(self) -> str | None: ...  # from a DiagnosticStore folder
+
+    @property
+    def text_role(self) -> str | None: ...  # a role folder its text names (role_in_text)
 
 
 def instance_in_path(parts: list[str]) -> Instance | None:
@@ -94,6 +107,17 @@ def role_in_path(parts: list[str]) -> str | None:
     return None
 
 
+def role_in_text(text: bytes, end: int) -> str | None:
+    """The role a ``<deployment>.<Role>[.DiagnosticStore]`` folder under ``C:\\Resources``
+    named in a log's UTF-8 ``text`` (up to ``end``) gives: the guest agent sets ACLs on it, a
+    role's own logs write under it. The first one named; None when none is."""
+    # those folders are under C:\Resources: a plain search spares the pattern most files
+    if text.find(b"esources", 0, end) < 0:
+        return None
+    match = _ROLE_FOLDER_IN_TEXT.search(text, 0, end)
+    return match.group(1).decode("ascii") if match else None
+
+
 class RoleNames:
     """One spelling per role name, whatever case each piece of evidence used."""
 
@@ -120,6 +144,8 @@ def place(
     Explicit names first; then DiagnosticStore files join the one instance of their role (or a
     role-named instance when none is known); then files with no marker join the instance of the
     nearest folder whose files name exactly one, or the only instance; else "(unassigned)".
+    When nothing names an instance or a role folder, the files are one instance, named after the
+    one role their texts name (``role_in_text``), else DEFAULT_INSTANCE, "(unnamed instance)".
     """
     evidence: list[tuple[list[str], str]] = [(p, roles.instance(i)) for p, i, _ in configs]
     placed: dict[int, tuple[str, str | None]] = {}
@@ -142,10 +168,11 @@ def place(
     evidence += hinted
     index = _index(evidence)
     nearest = _memo(_nearest)
+    alone = None if evidence else _only_role_in_text(found, placed, roles)
     for i, f in enumerate(found):
         if i not in placed:
-            name = nearest(f.parts, index, None) if evidence else DEFAULT_INSTANCE
-            placed[i] = (name or UNASSIGNED, _role_of_instance(name) if name else None)
+            name = nearest(f.parts, index, None) if evidence else (alone or DEFAULT_INSTANCE)
+            placed[i] = (name or UNASSIGNED, role_of_instance(name) if name else None)
     lost = [f.display for i, f in enumerate(found) if placed[i][0] == UNASSIGNED]
     if lost:
         known_names = sorted({n for _, n in evidence})
@@ -157,11 +184,26 @@ def place(
     return [placed[i] for i in range(len(found))]
 
 
+def _only_role_in_text(
+    found: Sequence[Clues], placed: dict[int, tuple[str, str | None]], roles: RoleNames
+) -> str | None:
+    """The one role the unplaced logs' texts name, when they name exactly one: the name of a
+    collection's only instance when nothing else names it."""
+    named = {
+        roles.role(f.text_role).lower(): roles.role(f.text_role)
+        for i, f in enumerate(found)
+        if i not in placed and f.text_role
+    }
+    return next(iter(named.values())) if len(named) == 1 else None
+
+
 def _role_of(instance: str) -> str:
-    return (_role_of_instance(instance) or instance).lower()
+    return (role_of_instance(instance) or instance).lower()
 
 
-def _role_of_instance(instance: str) -> str | None:
+def role_of_instance(instance: str) -> str | None:
+    """The role of an instance id: before ``_IN_``, else the whole id; None for the names that
+    stand for no instance named in the logs (DEFAULT_INSTANCE, UNASSIGNED)."""
     if instance in (DEFAULT_INSTANCE, UNASSIGNED):
         return None
     match = _INSTANCE_NAME.match(instance)

@@ -3,8 +3,9 @@
 The model is data (rules/workflow/completeness.toml): per role type (web role with full IIS,
 worker, hosted-web-core web role, unknown) the stages its start-up goes through, and per stage
 the log kinds that show it. A verdict is judged up to a stage (the whole start-up for a role that
-got Ready; the stage where it stopped and the next one otherwise); a needed log that is absent
-or unreadable is listed and weighed in the outcome (azdiag.diagnosis.verdict).
+got Ready; the stage where it stopped and the next one otherwise); a needed log that is absent,
+empty, unreadable or without any time is listed and weighed in the outcome
+(azdiag.diagnosis.verdict): none of them is evidence of its stages.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ MISSING = "missing"
 UNREADABLE = "unreadable"
 #: A log that gave events but no time at all: nothing in it says when a stage happened.
 UNTIMED = "untimed"
+#: A log that is there but holds nothing (0 bytes, or only white space): collected, yet no
+#: evidence; other advice than a log never collected (see FileReport.empty).
+EMPTY = "empty"
 #: ``needs`` entry standing for the role type's own host log.
 HOST = "host"
 
@@ -54,7 +58,8 @@ class CompletenessModel:
 
 @dataclass
 class NeededLog:
-    """One log an instance needs: any of ``kinds``; ``status`` present, missing or unreadable."""
+    """One log an instance needs: any of ``kinds``; ``status`` present, untimed, empty,
+    unreadable or missing."""
 
     kinds: tuple[str, ...]
     stages: list[str]
@@ -65,6 +70,11 @@ class NeededLog:
     @property
     def label(self) -> str:
         return " or ".join(self.names or self.kinds)
+
+    @property
+    def said(self) -> str:
+        """The status in words: ``present but empty (path, ...)``, ``without any time``..."""
+        return status_text(self.status, self.files)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -88,7 +98,8 @@ class Completeness:
 
     @property
     def lacking(self) -> list[NeededLog]:
-        """The needed logs that are missing or unreadable."""
+        """The needed logs that are not present with times: no evidence of when (or whether)
+        their stages happened."""
         return [n for n in self.needed if n.status != PRESENT]
 
     @property
@@ -100,8 +111,7 @@ class Completeness:
         parts = []
         for need in self.lacking:
             stages = ", ".join(labels.get(s, s) for s in need.stages)
-            said = "without any time" if need.status == UNTIMED else need.status
-            parts.append(f"{need.label} ({stages}) {said}")
+            parts.append(f"{need.label} ({stages}) {need.said}")
         return "; ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
@@ -114,7 +124,16 @@ class Completeness:
             "missing": [n.label for n in self.lacking if n.status == MISSING],
             "unreadable": [n.label for n in self.lacking if n.status == UNREADABLE],
             "untimed": [n.label for n in self.lacking if n.status == UNTIMED],
+            "empty": [n.label for n in self.lacking if n.status == EMPTY],
         }
+
+
+def status_text(status: str, files: list[str]) -> str:
+    """A needed log's ``status`` in the words the reports use; an empty log names its files
+    (they were collected: which copy is empty matters)."""
+    if status == EMPTY:
+        return f"present but empty ({', '.join(files)})"
+    return "without any time" if status == UNTIMED else status
 
 
 @lru_cache(maxsize=1)
@@ -182,17 +201,20 @@ def assess(
         if wanted:
             by_kinds.setdefault(tuple(wanted), []).append(stage)
     timed = {f.kind for f in mine if f.timed_records or f.inherited_time_records}
+    with_text = {f.kind for f in mine if not f.empty}
     needed = []
     for kinds, judged in by_kinds.items():
+        paths = [f.path for f in mine if f.kind in kinds]
         if readable & timed & set(kinds):
             status = PRESENT
         elif readable & set(kinds):
             status = UNTIMED
-        elif listed & set(kinds):
+        elif with_text & set(kinds):
             status = UNREADABLE
+        elif listed & set(kinds):
+            status = EMPTY
         else:
             status = MISSING
-        paths = [f.path for f in mine if f.kind in kinds]
         names = tuple(model.files.get(k, f"{k}.log") for k in kinds)
         needed.append(NeededLog(kinds, judged, status, paths, names))
     up_to = stages[-1] if stages else None

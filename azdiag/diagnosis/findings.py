@@ -251,6 +251,7 @@ def _finding(rule: Rule, instance: str, hits: pl.DataFrame, facts: Facts) -> Fin
             first_seen, facts.now or facts.instance_ends.get(instance)
         ),
     }
+    values.update(workflow.counted_values(values))  # {start_attempts}, {recycling}...
     return Finding(
         rule=rule,
         instance=instance,
@@ -322,11 +323,12 @@ def _most_common(series: pl.Series) -> str | None:
 
 
 def _evidence(hits: pl.DataFrame) -> list[dict[str, Any]]:
-    """The first and the latest hit first (when it began, how it looks now), then the rest."""
+    """The hits in time order (``hits`` is sorted by time), as a log reads; when there are more
+    than MAX_EVIDENCE, the earliest ones and the latest (when it began, how it looks now)."""
     rows = hits.select("file", "line", "time", "text").to_dicts()
-    if len(rows) > 2:
-        rows = [rows[0], rows[-1], *rows[1:-1]]
-    return rows[:MAX_EVIDENCE]
+    if len(rows) > MAX_EVIDENCE:
+        rows = [*rows[: MAX_EVIDENCE - 1], rows[-1]]
+    return rows
 
 
 class _Lenient(dict[str, str]):

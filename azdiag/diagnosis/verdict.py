@@ -36,7 +36,7 @@ OUTCOMES = ("healthy", "degraded", "inconclusive", "failing")
 CAUSE_SEVERITIES = ("error", "critical")
 
 DEFAULT_SUMMARY = (
-    "{instance}: {title} — {count} occurrence(s) in {cycle_count} start-up cycle(s) since "
+    "{instance}: {title} — {count} occurrence(s) in {start_cycles} since "
     "{first_seen} (stage {component}, step {step})"
 )
 

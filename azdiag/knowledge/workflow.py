@@ -1,7 +1,8 @@
 """The workflow model: stages, cycle boundaries, failure evidence and cadence, read from data.
 
-``rules/workflow/stages.toml`` and ``rules/workflow/cadence.toml`` hold the knowledge; this
-module only loads and validates it so the timeline code can stay free of domain constants.
+``rules/workflow/stages.toml`` and ``rules/workflow/cadence.toml`` hold the knowledge (and
+``rules/workflow/counted.toml`` how a count of start attempts is said); this module only loads
+and validates it so the timeline code can stay free of domain constants.
 """
 
 from __future__ import annotations
@@ -49,6 +50,22 @@ class Cadence:
     never_a_gap: bool = False
 
 
+@dataclass(frozen=True)
+class Counted:
+    """A placeholder ``name`` made from the count ``count``: ``zero``, ``one`` or ``other``
+    (``{n}`` is the number), so a sentence says "1 start attempt", "4 start attempts"."""
+
+    name: str
+    count: str
+    one: str
+    other: str
+    zero: str | None = None
+
+    def say(self, n: int) -> str:
+        form = self.one if n == 1 else (self.zero if n == 0 and self.zero else self.other)
+        return form.replace("{n}", str(n))
+
+
 @dataclass
 class Workflow:
     stages: dict[str, Stage]
@@ -63,6 +80,16 @@ class Workflow:
     trust_mtime_within_seconds: float = 7 * 86400
     repeated_reports: tuple[str, ...] = ()
     steps: list[dict[str, Any]] = field(default_factory=list)
+    counted: tuple[Counted, ...] = ()
+
+    def counted_values(self, values: dict[str, Any]) -> dict[str, str]:
+        """The counted placeholders (``{start_attempts}``...) for ``values``, a finding's
+        placeholder values; one whose count is not an integer there is left out."""
+        return {
+            c.name: c.say(values[c.count])
+            for c in self.counted
+            if isinstance(values.get(c.count), int)
+        }
 
     def stage(self, stage_id: str | None) -> Stage | None:
         return self.stages.get(stage_id) if stage_id else None
@@ -92,6 +119,7 @@ def load_workflow(folder: Path | None = None) -> Workflow:
     folder = folder or data_dir("rules") / "workflow"
     stages_raw = _read(folder / "stages.toml")
     cadence_raw = _read(folder / "cadence.toml")
+    counted_raw = _read(folder / "counted.toml")
     try:
         stages = {
             s["id"]: Stage(
@@ -115,6 +143,7 @@ def load_workflow(folder: Path | None = None) -> Workflow:
             for f in cycles.get("failure", [])
         ]
         cadences = [Cadence(**c) for c in cadence_raw.get("sources", [])]
+        counted = tuple(Counted(**c) for c in counted_raw.get("counted", []))
     except (KeyError, TypeError, ValueError) as exc:
         raise WorkflowError(f"{folder}: malformed workflow model: {exc!r}") from exc
     return Workflow(
@@ -130,6 +159,7 @@ def load_workflow(folder: Path | None = None) -> Workflow:
         trust_mtime_within_seconds=float(cycles.get("trust_mtime_within_seconds", 7 * 86400)),
         repeated_reports=tuple(cycles.get("repeated_reports", ())),
         steps=list(stages_raw.get("steps", [])),
+        counted=counted,
     )
 
 

@@ -81,6 +81,9 @@ class FileReport:
     unparsed_examples: list[tuple[int, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
+    #: the file holds nothing but white space (0 bytes, or blank lines, a BOM, NULs): it was
+    #: collected but gives no record; the completeness says so (not "missing")
+    empty: bool = False
 
     @property
     def parsed_lines(self) -> int:
@@ -116,6 +119,11 @@ class Ingested:
     warnings: list[str] = field(default_factory=list)
 
     @property
+    def has_guest_log(self) -> bool:
+        """True when at least one guest log was found that is not empty (FileReport.empty)."""
+        return any(not f.empty for f in self.files)
+
+    @property
     def readable(self) -> bool:
         """True when at least one file gave at least one line."""
         return any(f.lines for f in self.files)
@@ -127,6 +135,12 @@ class Ingested:
         lasts = [f.last for f in self.files if f.last]
         return (min(firsts) if firsts else None, max(lasts) if lasts else None)
 
+
+#: The warning of a log that holds nothing but white space (FileReport.empty).
+EMPTY_LOG = (
+    "the file is empty (nothing but white space): it was collected, but holds no line; "
+    "it may have been truncated, or taken before anything was written"
+)
 
 #: Files of one format are parsed together until a batch holds this many bytes: small files
 #: (one bootstrapper log per start) then cost one pass, not one each. The same size as a piece
@@ -416,6 +430,11 @@ def _load(
         report.nul_bytes, report.nul_runs = decoded.nul_bytes, decoded.nul_runs
         report.cr_line_ends = decoded.cr_line_ends
         report.warnings += decoded.warnings
+        if loaded.coverage is None and not decoded.data.strip():
+            # blank lines are no record (a whitespace "record" would make the log look read)
+            report.empty = True
+            report.warnings.append(EMPTY_LOG)
+            continue
         texts.append(decoded.data)
         ids.append(file_id)
     return texts, ids, coverage

@@ -20,6 +20,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from azdiag.diagnosis.completeness import status_text
 from azdiag.knowledge.cache import template_cache
 from azdiag.knowledge.resources import data_dir
 
@@ -108,6 +109,7 @@ def _environment() -> Environment:
     env.filters["seconds"] = _seconds
     env.filters["wrap_lines"] = _wrap_lines
     env.filters["slug"] = _slug
+    env.filters["log_status"] = status_text
     return env
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import polars as pl
 
 from azdiag import __version__
+from azdiag.collect.instances import role_of_instance
 from azdiag.common.times import iso
 from azdiag.diagnosis.engine import Diagnosis
 from azdiag.diagnosis.findings import Finding
@@ -47,7 +48,7 @@ def report_dict(analysis: Analysis, diagnosis: Diagnosis, *, timestamp: bool = T
     report["instances"] = [
         {
             "id": verdict.instance,
-            "role": (verdict.instance or "").split("_IN_")[0] or None,
+            "role": role_of_instance(verdict.instance or "") or None,
             "outcome": verdict.outcome,
             "completeness": verdict.completeness.to_dict() if verdict.completeness else None,
             "cycles": cycles_of.get(verdict.instance, []) if verdict.instance else [],
@@ -89,6 +90,7 @@ def _file(f: Any) -> dict[str, Any]:
         "first": iso(f.first),
         "last": iso(f.last),
         "error": f.error,
+        "empty": f.empty,
     }
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from azdiag.diagnosis.completeness import status_text
+
 
 def render_markdown(model: dict[str, Any], *, max_cycles: int = 30) -> str:
     out = [
@@ -111,7 +113,8 @@ def _completeness(instances: list[dict[str, Any]]) -> list[str]:
         if not complete:
             continue
         needed = "; ".join(
-            f"{n['log']} ({', '.join(n['stages'])}): {n['status']}" for n in complete["needed"]
+            f"{n['log']} ({', '.join(n['stages'])}): {status_text(n['status'], n['files'])}"
+            for n in complete["needed"]
         )
         out.append(f"- **{inst['id']}** ({complete['role_type_name']}): {_escape(needed)}")
     return out

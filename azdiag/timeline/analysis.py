@@ -39,8 +39,9 @@ class NoGuestLog(CollectError):
 
 def require_guest_logs(ingested: Ingested, path: str | Path) -> Ingested:
     """``ingested`` when it has at least one guest log, else :class:`NoGuestLog` saying why,
-    in one line: the most frequent reasons files were skipped (the CLI prints the same)."""
-    if not ingested.files:
+    in one line: the most frequent reasons files were skipped (the CLI prints the same). Guest
+    logs that are all empty are none: there is nothing to analyse."""
+    if not ingested.has_guest_log:
         raise NoGuestLog(no_guest_log_message(path, ingested))
     return ingested
 
@@ -50,9 +51,13 @@ def no_guest_log_message(path: str | Path, ingested: Ingested) -> str:
     from collections import Counter
 
     skipped = ingested.collection.skipped
+    empty = [f.path for f in ingested.files if f.empty]
     message = f"{path}: no guest log found"
+    if empty:
+        shown = ", ".join(empty[:3]) + (", ..." if len(empty) > 3 else "")
+        message = f"{path}: no guest log with any line: {len(empty)} empty ({shown})"
     if not skipped:
-        return message + " (no file at all)"
+        return message if empty else message + " (no file at all)"
     reasons = Counter(item.reason for item in skipped).most_common(3)
     return f"{message}; {len(skipped)} file(s) skipped: " + "; ".join(
         f"{count} {reason}" if count > 1 else reason for reason, count in reasons

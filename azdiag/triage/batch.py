@@ -311,6 +311,8 @@ def _analyse_into(task: Task, result: Result) -> None:
     ingested = ingest(task.path, formats=formats, tz=task.tz, limits=limits)
     if not ingested.files:
         raise ValueError("no guest log found in this collection")
+    if not ingested.has_guest_log:
+        raise ValueError(f"only empty guest logs in this collection ({len(ingested.files)})")
     if ingested.collection.collections:  # one verdict would mix incidents (report refuses it)
         raise ValueError(
             f"holds {ingested.collection.several()}, not analysed as one: "

@@ -148,7 +148,7 @@ def test_single_log_file(tmp_path: Path, formats: FakeFormats) -> None:
     assert (source.display, source.format_id, source.instance) == (
         "WaAppAgent.log",
         "waappagent",
-        "instance",
+        "(unnamed instance)",
     )
     assert source.load().data == AGENT
 
@@ -271,14 +271,14 @@ def test_other_files_are_listed_with_their_category(tmp_path: Path, formats: Fak
         "dumps/w3wp.dmp": "crash-dump",
         "dumps/crash.bin": "crash-dump",
         "tool.bin": "binary",
-        "empty.txt": "empty",
-        "Logs/WaIISHost.log": "empty",
+        "empty.txt": "empty",  # an empty guest log is listed as one (it was collected)
         "__MACOSX/._WaAppAgent.log": "os-metadata",
     }
     # event and IIS logs are known by their content too (read by azdiag.collect.readers)
     found = {s.display: s.format_id for s in collection.sources}
     assert found == {
         "Logs/WaAppAgent.log": "waappagent",
+        "Logs/WaIISHost.log": "waiishost",
         "EventLogs/System.evtx.renamed": "windows-eventlog",
         "iis/access.txt": "iis-w3svc",
     }
@@ -340,8 +340,8 @@ def test_no_marker_at_all_is_one_instance(tmp_path: Path, formats: FakeFormats) 
     write(tmp_path / "Logs/WaAppAgent.log", AGENT)
     write(tmp_path / "Resources/WaHostBootstrapper.log", BOOT)
     collection = discover(tmp_path, formats)
-    assert {(s.instance, s.role) for s in collection.sources} == {("instance", None)}
-    assert collection.instances == ["instance"]
+    assert {(s.instance, s.role) for s in collection.sources} == {("(unnamed instance)", None)}
+    assert collection.instances == ["(unnamed instance)"]
 
 
 def test_config_xml_names_give_instance_and_versions(tmp_path: Path, formats: FakeFormats) -> None:

@@ -77,7 +77,8 @@ def test_the_entry_point_failure_is_the_version_mismatch_in_every_cycle(tmp_path
     assert mismatch.values["assembly"] == "Contoso.Lib"
     assert (mismatch.count, mismatch.cycles) == (3, [1, 2, 3])
     summary = fill(mismatch.rule.summary, mismatch.values)
-    assert "in 3 start attempt(s) since 2024-09-05 07:00 UTC" in summary
+    assert "is recycling: " in summary
+    assert "in 3 start attempts since 2024-09-05 07:00 UTC" in summary
     first = "2024-09-05 07:00:52" if timed else "2024-09-05 07:00:30"  # own time, else cycle's
     assert f"{mismatch.first_seen:%Y-%m-%d %H:%M:%S}" == first
 
