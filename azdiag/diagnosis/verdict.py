@@ -279,6 +279,10 @@ def _inconclusive(
     """``<instance>: inconclusive — where it stopped, the evidence there, what is missing``."""
     if cycles.height == 0 or frontier is None:
         where = "no start-up cycle could be reconstructed from its logs"
+    elif frontier.stage.get("id") is None:  # only logs outside the workflow (IIS, events)
+        where = (
+            "its logs show no step of the role start-up workflow, so where it stands cannot be told"
+        )
     else:
         last = cycles.row(-1, named=True)
         stage = frontier.stage
@@ -292,7 +296,7 @@ def _inconclusive(
         )
     clauses = [where]
     if frontier is not None:
-        if frontier.evidence:
+        if frontier.evidence and frontier.stage.get("id") is not None:
             line = frontier.evidence[0]
             clauses.append(
                 f'the evidence there: "{_short(line["text"])}" ({line["file"]} line '

@@ -85,3 +85,22 @@ def test_where_a_worker_role_stops_is_named_by_its_own_component(tmp_path):
     assert verdict.frontier is not None
     assert (verdict.frontier.stage["id"], verdict.frontier.stage["component"]) == ("onstart", "I")
     assert "OnStart (I, step 9)" in verdict.summary
+
+
+def test_only_logs_outside_the_workflow_say_so_not_an_unknown_stage(tmp_path):
+    """A collection of IIS logs only (a newcomer's): the verdict is inconclusive and says the
+    logs show no step of the start-up workflow, not 'at stage an unknown stage (component and
+    step unknown)' with a request summary as its evidence."""
+    from azdiag.timeline.analysis import analyze
+
+    (tmp_path / "W3SVC1").mkdir()
+    (tmp_path / "W3SVC1" / "u_ex240301.log").write_text(
+        "#Software: Microsoft Internet Information Services 10.0\n"
+        "#Fields: date time s-ip cs-method cs-uri-stem sc-status\n"
+        "2024-03-01 10:00:00 10.0.0.4 GET / 200\n"
+    )
+    [verdict] = diagnose(analyze(tmp_path)).verdicts
+    assert verdict.outcome == "inconclusive"
+    assert "show no step of the role start-up workflow" in verdict.summary
+    assert "unknown stage" not in verdict.summary and "evidence there" not in verdict.summary
+    assert "WaAppAgent.log or AppAgentRuntime.log" in verdict.summary
