@@ -26,6 +26,7 @@ from typing import Any
 
 import polars as pl
 
+from azdiag.collect.instances import UNASSIGNED
 from azdiag.diagnosis.completeness import Completeness, assess
 from azdiag.diagnosis.conditions import Facts
 from azdiag.diagnosis.findings import Finding, fill
@@ -121,12 +122,16 @@ def instance_verdict(
         if recovered:
             summary = f"{summary}; it recovered: the last start-up cycle reached Ready"
         extra = [_where_they_stop(frontier, top), _missing(lacking)]
+        confidence: str | None = top.rule.confidence
+        if instance == UNASSIGNED:  # several instances' logs may be in it: whose is unknown
+            extra.append(_UNTIED)
+            confidence = "low"
         return Verdict(
             instance,
             top,
             _sentence(summary, extra),
             outcome,
-            top.rule.confidence,
+            confidence,
             frontier,
             completeness,
         )
@@ -256,6 +261,13 @@ def _where_they_stop(frontier: Frontier | None, top: Finding) -> str:
         )
     clauses.append(frontier.disagreement())
     return "; ".join(c for c in clauses if c)
+
+
+#: Said of what the logs no instance could be tied to show (see collect.instances.place).
+_UNTIED = (
+    "these logs could not be tied to one instance (see the warnings) and may be several "
+    "instances' together: give each instance's logs a folder of its own to tell whose they are"
+)
 
 
 def _missing(lacking: str) -> str:

@@ -104,3 +104,30 @@ def test_only_logs_outside_the_workflow_say_so_not_an_unknown_stage(tmp_path):
     assert "show no step of the role start-up workflow" in verdict.summary
     assert "unknown stage" not in verdict.summary and "evidence there" not in verdict.summary
     assert "WaAppAgent.log or AppAgentRuntime.log" in verdict.summary
+
+
+def test_logs_tied_to_no_instance_are_said_to_be_so_at_low_confidence(tmp_path):
+    """Two instances' logs copied into one folder with Windows copy names (a newcomer's): the
+    bootstrapper log names no instance. Its failure is reported, at low confidence, saying the
+    logs could not be tied to one instance and how to tell whose they are."""
+    from azdiag.collect.instances import UNASSIGNED
+    from azdiag.timeline.analysis import analyze
+
+    for name, number in (("WaAppAgent.log", 0), ("WaAppAgent (2).log", 1)):
+        (tmp_path / name).write_text(
+            "[00000012] [09/20/2024 12:00:00.00] [INFO]  WindowsAzureGuestAgent starting.\n"
+            f"[00000012] [09/20/2024 12:00:05.00] [INFO]  Role Catalog_IN_{number} has current "
+            "state Busy, desired state Started\n"
+        )
+    (tmp_path / "WaHostBootstrapper - Copy.log").write_text(
+        "[00002200:00003312, 2024/09/20, 12:00:37.300, WARN ] Executing Startup Task type=0 "
+        'rolemodule=(null) cmd="E:\\approot\\bin\\warmup.cmd"\n'
+        '[00002200:00003312, 2024/09/20, 12:00:42.000, INFO ] Program "E:\\approot\\bin\\'
+        'warmup.cmd" exited with 1. Working Directory = E:\\approot\\bin\n'
+    )
+    verdicts = {v.instance: v for v in diagnose(analyze(tmp_path)).verdicts}
+    assert set(verdicts) == {"Catalog_IN_0", "Catalog_IN_1", UNASSIGNED}
+    untied = verdicts[UNASSIGNED]
+    assert untied.finding is not None and untied.finding.rule.id == "startup-task-exit-code"
+    assert untied.confidence == "low"
+    assert "could not be tied to one instance" in untied.summary
