@@ -228,6 +228,10 @@ def _finding(rule: Rule, instance: str, hits: pl.DataFrame, facts: Facts) -> Fin
     cycles = sorted({int(c) for c in hits["cycle"].drop_nulls().to_list()})
     first_seen, last_seen = _seen(hits, facts.cycles, instance)
     groups = _groups(hits)
+    # a template stands for many lines: the finding lasts until the last of them
+    lasts = [g["last"] for g in groups if g["last"] is not None]
+    if lasts and (last_seen is None or max(lasts) > last_seen):
+        last_seen = max(lasts)
     count = sum(g["records"] for g in groups) if groups else hits.height
     values = {
         **{k: v for k, v in first.items() if v is not None},

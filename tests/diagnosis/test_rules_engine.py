@@ -367,3 +367,20 @@ def test_an_extension_failure_counts_attempts_not_the_lines_each_attempt_writes(
     assert "3 failed attempt(s)" in findings[0].explanation
     # every failing extension is named, not only the first one's (a re-check found one hidden)
     assert findings[0].values["extensions"] == "Contoso.Ext, Fabrikam.Mon"
+
+
+def test_a_finding_of_templates_lasts_until_the_last_line_of_any_template(tmp_path):
+    """Unrecognised errors are one hit per template: the finding's last_seen was the first
+    line's time (a newcomer's report said 'first 22:40:40, last 22:40:40' over a table whose
+    last line was 22:46:28)."""
+    text = boot(
+        ("09:00:30.000", "INFO ", "Bootstrapper starting."),
+        ("09:00:40.100", "ERROR", "Frobnicator 17 refused the widget"),
+        ("09:03:10.100", "ERROR", "Frobnicator 23 refused the widget"),
+        ("09:06:28.100", "ERROR", "Frobnicator 42 refused the widget"),
+    )
+    root = collection(tmp_path, **{"WaHostBootstrapper.log": text})
+    [finding] = [f for f in diagnose(analyze(root)).findings if f.rule.id == "unrecognised-errors"]
+    assert finding.first_seen is not None and finding.last_seen is not None
+    assert (finding.first_seen.minute, finding.last_seen.minute) == (0, 6)
+    assert finding.last_seen == max(g["last"] for g in finding.groups)
