@@ -9,6 +9,8 @@ display path, name, format_id, instance, role, ...), ``skipped`` (item, reason),
 - ``decode``: bytes to text (BOMs, UTF-16, legacy code pages), binary sniffing;
 - ``generations``: generation numbers of rotated logs (``.old``, ``.N``, timestamped);
 - ``instances``: which role instance a file belongs to;
+- ``several``: which top-level entries of an input hold a collection each (side by side, or
+  beside the input's own folders);
 - ``readers``: a source's lines (text logs, Windows event logs, IIS logs) and their coverage;
 - ``eventlog``, ``iislog``: reading .evtx/.xml/.csv event logs and W3C IIS logs;
 - ``collection_time``: when the logs were taken ("now"), and what says so;

@@ -37,6 +37,7 @@ from azdiag.collect.instances import (
     role_in_text,
 )
 from azdiag.collect.readers import sniff as sniff_reader
+from azdiag.collect.several import LogKey, sides
 
 __all__ = ["CollectError", "Collection", "Limits", "LogSource", "SkippedItem", "discover"]
 
@@ -145,6 +146,10 @@ class Collection:
     #: top-level folders or archives of the input that each hold a collection of their own
     #: (the same instance's same log in each): several collections, not one; see ``triage``
     collections: list[str] = field(default_factory=list)
+    #: top-level folders or archives beside the input's own folders (``RuntimeAndAgent/``, ...)
+    #: that hold another collection (the same instance's same log): their logs are not read
+    #: with it but listed as skipped "other-collection"; see ``azdiag.collect.several``
+    beside: list[str] = field(default_factory=list)
 
     def several(self) -> str:
         """'N collections (a, b, ...)', as reports and triage name what they will not mix."""
@@ -442,16 +447,18 @@ class _Builder:
         return size, head or b""
 
     def finish(self, root: str) -> Collection:
+        placing: list[str] = []  # the placement's warnings: placed again when some are set aside
+        roles = self._place(placing)
         warnings: list[str] = []
-        roles = RoleNames(
-            [f.explicit[0] for f in self.found if f.explicit]
-            + [f.role_hint for f in self.found if f.role_hint]
-            + [inst[0] for _, inst, _ in self.configs]
-        )
-        placed = place(self.found, self.configs, roles, warnings)
-        for found, (instance, role) in zip(self.found, placed, strict=True):
-            found.source.instance, found.source.role = instance, role
         self.found = self._without_copies(warnings)
+        skip = 0 if os.path.isdir(root) else 1
+        split = sides(((f.parts, _log_key(f)) for f in self.found), skip)
+        if split.beside:
+            # their evidence must not place this collection's logs: placed again without them
+            warnings.append(self._set_aside(split.beside, skip))
+            placing = []
+            roles = self._place(placing)
+        warnings = placing + warnings
         by_group: dict[tuple[str, str], list[LogSource]] = {}
         for found in self.found:
             key = (found.source.instance, found.source.format_id)
@@ -470,15 +477,57 @@ class _Builder:
         config_versions = {k: sorted(v) for k, v in sorted(versions.items())}
         instances = sorted({s.instance for s in sources} | set(config_versions))
         skipped = sorted(self.skipped, key=lambda s: (s.display, s.category))
-        several = _several_collections(self.found, skip=0 if os.path.isdir(root) else 1)
+        several = split.several
         if several:
             warnings.append(
                 f"{len(several)} collections in one input ({', '.join(several[:5])}): "
                 "analyse them with 'azdiag triage', one report each"
             )
         collection = Collection(root, sources, skipped, warnings, instances, config_versions)
-        collection.collections = several
+        collection.collections, collection.beside = several, split.beside
         return collection
+
+    def _place(self, warnings: list[str]) -> RoleNames:
+        """Put each log found into its instance (see :func:`place`); the role names known."""
+        roles = RoleNames(
+            [f.explicit[0] for f in self.found if f.explicit]
+            + [f.role_hint for f in self.found if f.role_hint]
+            + [inst[0] for _, inst, _ in self.configs]
+        )
+        placed = place(self.found, self.configs, roles, warnings)
+        for found, (instance, role) in zip(self.found, placed, strict=True):
+            found.source.instance, found.source.role = instance, role
+        return roles
+
+    def _set_aside(self, beside: list[str], skip: int) -> str:
+        """Leave out the logs and configurations in ``beside`` (entries of the input that hold
+        another collection, see :func:`sides`), each log listed as skipped "other-collection";
+        the warning that says so."""
+        tops = set(beside)
+        depth = 1 + max(top.count("/") for top in beside)  # all lie at one depth
+
+        def aside(parts: list[str]) -> bool:
+            return "/".join(parts[skip : skip + depth]) in tops
+
+        kept = []
+        for found in self.found:
+            if not aside(found.parts):
+                kept.append(found)
+                continue
+            top = "/".join(found.parts[skip : skip + depth])
+            reason = (
+                f"in {top}, another collection beside this one's own folders (the same "
+                "instance's same logs): not mixed into it; analyse it on its own"
+            )
+            self.skip(found.display, "other-collection", reason)
+        self.found = kept
+        self.configs = [config for config in self.configs if not aside(config[0])]
+        shown = ", ".join(beside[:5]) + (", ..." if len(beside) > 5 else "")
+        return (
+            f"{len(beside)} other collection(s) beside this collection's own folders, holding "
+            f"the same instance's same logs again, not read with it: {shown}; 'azdiag triage' "
+            "on this folder gives each its own row and report"
+        )
 
     def _without_copies(self, warnings: list[str]) -> list[_Found]:
         """The logs found, each content once: a folder beside its own zip is read once.
@@ -513,37 +562,12 @@ class _Builder:
         return [f for f in self.found if id(f) not in copies]
 
 
+def _log_key(found: _Found) -> LogKey:
+    """What one collection holds once: an instance's log of one format and name."""
+    return (found.source.instance, found.source.format_id, found.source.name.lower())
+
+
 def _preference(found: _Found) -> tuple[int, str]:
     """Which of identical files is read: fewest archive layers, then by path."""
     location = found.source._location
     return (len(location.steps) if location else 0, found.display)
-
-
-def _shared_folders(folders: list[list[str]]) -> int:
-    """How many leading folder names every one of ``folders`` has in common."""
-    shared = 0
-    for names in zip(*folders, strict=False):  # to the shortest: a log in a shared folder stops it
-        if len(set(names)) != 1:
-            break
-        shared += 1
-    return shared
-
-
-def _several_collections(found: list[_Found], skip: int) -> list[str]:
-    """The top-level entries of the input that each hold the same instance's same log.
-
-    One collection holds each log of an instance once; when two sub-folders or archives of the
-    input both hold, say, WebRole1_IN_0's WaAppAgent.log (and not as copies: those are gone by
-    now), the input is several collections side by side. ``skip``: 1 when the input is an
-    archive (its own name is the first part of every path).
-    """
-    # folders that wrap everything (a ticket folder around a customer folder) are looked through
-    depth = skip + _shared_folders([f.parts[skip:-1] for f in found])
-    tops_of: dict[tuple[str, str, str], set[str]] = {}
-    for f in found:
-        if len(f.parts) < depth + 2:
-            continue  # a log right in the input folder belongs to no sub-collection
-        key = (f.source.instance, f.source.format_id, f.source.name.lower())
-        tops_of.setdefault(key, set()).add("/".join(f.parts[skip : depth + 1]))
-    several = {top for tops in tops_of.values() if len(tops) > 1 for top in tops}
-    return sorted(several)

@@ -87,7 +87,11 @@ class LogFormat:
     #: and to the first record of each further process (pid) that writes in the same file
     first_record_per_process: bool = False
     glue: str | None = None  # where a further record starts inside a line (pasted traces)
-    glue_literals: tuple[str, ...] = ()  # every glue match holds one of these (a prefilter)
+    #: every match of the grammar's glue holds one of these (a prefilter; empty: none)
+    glue_literals: tuple[str, ...] = ()
+    #: (literal, n): every match of the format's own glue holds ``literal`` at least n times,
+    #: so a line it splits (two matches) holds it 2n times (a prefilter; None: none)
+    glue_counted: tuple[str, int] | None = None
     start_regex: str | None = None  # a line matching none of these alternatives has no header
     time_forms: tuple[tuple[str, str, bool], ...] = ()  # (regex, format, utc) for time finding
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
@@ -403,6 +407,37 @@ def _start_regex(headers: list[Header], grammar: Grammar, compose: bool) -> str:
     return "|".join(f"(?:{re.sub(r'[(][?]P<[A-Za-z_]+>', '(?:', s)})" for s in starts)
 
 
+def _glue(
+    table: dict[str, Any], grammar: Grammar, fail: Callable[[str], FormatError]
+) -> dict[str, Any]:
+    """The ``glue``, ``glue_literals`` and ``glue_counted`` of a format: the grammar's glue
+    (when it composes) and its own ``glue`` (log-formats.md §7), with their prefilters, or no
+    prefilter at all when one of them declares none (then every line is searched)."""
+    grammar_glue = grammar.glue_regex() if table.get("compose", True) else None
+    own = table.get("glue")
+    if own is not None:
+        problem = regex_problem(own) if isinstance(own, str) and own else "must be a regex"
+        if problem is None and re.compile(own).groups:
+            problem = "must not capture: write (?:...) for its groups"
+        if problem:
+            raise fail(f"glue {problem}")
+    literal, times = table.get("glue_literal"), table.get("glue_literal_count", 1)
+    if literal is not None and not (isinstance(literal, str) and literal):
+        raise fail("glue_literal must be a non-empty text")
+    if not isinstance(times, int) or isinstance(times, bool) or times < 1:
+        raise fail("glue_literal_count must be a whole number of at least 1")
+    glues = [g for g in (grammar_glue, own) if g]
+    literals = grammar.glue_literals() if grammar_glue else ()
+    counted = (literal, times) if own and literal else None
+    if (grammar_glue and not literals) or (own and not counted):
+        literals, counted = (), None
+    return {
+        "glue": "|".join(f"(?:{g})" for g in glues) if len(glues) > 1 else next(iter(glues), None),
+        "glue_literals": literals,
+        "glue_counted": counted,
+    }
+
+
 def _build(fmt_id: str, raw: dict[str, tuple[dict[str, Any], str]], grammar: Grammar) -> LogFormat:
     source_file = raw[fmt_id][1]
     table = _resolved(fmt_id, raw)
@@ -476,8 +511,7 @@ def _build(fmt_id: str, raw: dict[str, tuple[dict[str, Any], str]], grammar: Gra
         levels={**grammar.level_names, **table.get("levels", {})},
         first_record_event=table.get("first_record_event"),
         first_record_per_process=bool(table.get("first_record_per_process", False)),
-        glue=grammar.glue_regex() if table.get("compose", True) else None,
-        glue_literals=grammar.glue_literals(),
+        **_glue(table, grammar, fail),
         start_regex=_start_regex(headers, grammar, bool(table.get("compose", True))),
         time_forms=tuple((t.regex, t.format, t.utc) for t in grammar.times.values()),
         raw=table,

@@ -20,7 +20,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from azdiag.collect.several import LAYOUT_FOLDERS, is_own_folder
+
 if TYPE_CHECKING:  # formats are imported when a folder is read, not with the CLI
+    from azdiag.collect.discover import Collection
     from azdiag.knowledge.formats import FormatSet
 
 #: Archive suffixes that make a file a collection of its own.
@@ -68,10 +71,6 @@ class Result:
         data = asdict(self)
         data.pop("skipped")
         return data
-
-
-#: Folder names of a collection's own layout (CollectGuestLogs, or C:\Logs copied by hand).
-_LAYOUT = {"runtimeandagent", "resources", "config", "logs", "windowsazure", "plugins"}
 
 
 def expand(
@@ -150,12 +149,19 @@ class _Splitter:
 
     def __call__(self, name: str, path: Path) -> list[tuple[str, str]]:
         """(name, path) of the collections in ``path``: itself, unless it is a folder that holds
-        several side by side; then those in each of its sub-folders and archives."""
+        several side by side; then those in each of its sub-folders and archives. A folder of
+        a collection's own folders with another collection beside them is itself (its own
+        logs, as report reads it) and, named after where they lie, the collections beside."""
         if not path.is_dir() or not _may_hold_several(path):
             return [(name, str(path))]
-        tops = self._tops_if_several(path)
-        if not tops:
+        collection = self._inventory(path)
+        if collection is None:
             return [(name, str(path))]
+        if collection.beside:
+            return self._with_beside(name, path, collection.beside)
+        if not collection.collections:
+            return [(name, str(path))]
+        tops = {re.split(r"[/!]", source.display, maxsplit=1)[0] for source in collection.sources}
         children = _children(path, self.refused)
         kept = {child.name for child in children}
         for top in sorted(tops - kept):  # a log right inside it, or a link not followed
@@ -166,6 +172,23 @@ class _Splitter:
                 )
         return [item for sub, child in _named(children, name) for item in self(sub, child)]
 
+    def _with_beside(self, name: str, path: Path, beside: list[str]) -> list[tuple[str, str]]:
+        """``path`` (the collection its own folders hold) and the collections ``beside`` them,
+        named after where they lie; when all lie in one folder that wraps everything, what
+        that folder splits into instead."""
+        wrapper = path / beside[0].split("/", 1)[0]
+        if "/" not in beside[0]:
+            others = [path / top for top in beside]
+            return [(name, str(path))] + [
+                item for sub, child in _named(others, name) for item in self(sub, child)
+            ]
+        if not wrapper.is_dir():  # an archive: triage cannot split it, its report lists them
+            self.refused.append(
+                f"{wrapper}: holds another collection beside its own folders "
+                f"({', '.join(beside)}): not analysed (unpack it and triage the folder)"
+            )
+        return self(f"{name}/{_safe_name(wrapper)}", wrapper)
+
     @cached_property
     def _formats(self) -> FormatSet:
         """The formats, loaded once for every folder the split reads."""
@@ -173,25 +196,14 @@ class _Splitter:
 
         return load_formats(tuple(Path(d) for d in self.format_dirs))
 
-    def _tops_if_several(self, folder: Path) -> set[str]:
-        """When ``folder`` holds several collections (as ``azdiag report`` finds them), the
-        names of everything right inside it that holds a log; else nothing."""
+    def _inventory(self, folder: Path) -> Collection | None:
+        """``folder`` inventoried as ``azdiag report`` does; None when it cannot be."""
         from azdiag.collect.discover import CollectError, Limits, discover
 
         try:
-            collection = discover(
-                folder, self._formats, limits=Limits.with_max_bytes(self.max_bytes)
-            )
+            return discover(folder, self._formats, limits=Limits.with_max_bytes(self.max_bytes))
         except CollectError:
-            return set()  # the analysis meets the same problem and says so in its row
-        if not collection.collections:
-            return set()
-        return {re.split(r"[/!]", source.display, maxsplit=1)[0] for source in collection.sources}
-
-
-#: Folders a collection has of its own (beyond _LAYOUT): beside only these, a folder that looks
-#: like a collection is one, without reading it.
-_OWN_FOLDERS = _LAYOUT | {"eventlogs", "logfiles"}
+            return None  # the analysis meets the same problem and says so in its row
 
 
 def _may_hold_several(folder: Path) -> bool:
@@ -201,7 +213,7 @@ def _may_hold_several(folder: Path) -> bool:
         return True
     for child in folder.iterdir():
         name = child.name.lower()
-        if child.is_dir() and name not in _OWN_FOLDERS and "_in_" not in name:
+        if child.is_dir() and not is_own_folder(name):
             return True
         if child.is_file() and name.endswith(ARCHIVES) and not name.endswith(".log.gz"):
             return True
@@ -221,7 +233,7 @@ def _looks_like_a_collection(folder: Path) -> bool:
     formats = load_formats()
     for child in folder.iterdir():
         name = child.name.lower()
-        if child.is_dir() and (name in _LAYOUT or "_in_" in name):
+        if child.is_dir() and (name in LAYOUT_FOLDERS or "_in_" in name):
             return True
         if child.is_file() and formats.kind_for_name(name.removesuffix(".gz")):
             return True

@@ -360,22 +360,40 @@ def test_zip_members_and_nested_zips(tmp_path: Path, formats: FakeFormats) -> No
     inner = make_zip(
         {"x/WaAppAgent.log": AGENT, "x/WaHostBootstrapper.log.gz": gzip.compress(BOOT)}
     )
+    # an older generation beside the inner zip's log: the same log twice beside a collection's
+    # own folder would be another collection, set aside (tests/triage/test_beside.py)
     outer = make_zip(
-        {"RuntimeAndAgent\\WaAppAgent.log": AGENT + b"outer", "b.zip": inner},
+        {"RuntimeAndAgent\\WaAppAgent.log.old": AGENT + b"outer", "b.zip": inner},
         zipfile.ZIP_STORED,
     )
     path = write(tmp_path / "logs.zip", outer)
     collection = discover(path, formats)
     sources = by_display(collection)
     assert sorted(sources) == [
-        "logs.zip!RuntimeAndAgent/WaAppAgent.log",
+        "logs.zip!RuntimeAndAgent/WaAppAgent.log.old",
         "logs.zip!b.zip!x/WaAppAgent.log",
         "logs.zip!b.zip!x/WaHostBootstrapper.log.gz",
     ]
     assert sources["logs.zip!b.zip!x/WaAppAgent.log"].read_bytes() == AGENT
     assert sources["logs.zip!b.zip!x/WaHostBootstrapper.log.gz"].load().data == BOOT
     assert sources["logs.zip!b.zip!x/WaHostBootstrapper.log.gz"].name == "WaHostBootstrapper.log"
-    assert sources["logs.zip!RuntimeAndAgent/WaAppAgent.log"].size == len(AGENT) + 5
+    assert sources["logs.zip!RuntimeAndAgent/WaAppAgent.log.old"].size == len(AGENT) + 5
+
+
+def test_a_zip_beside_an_archives_own_folder_with_the_same_log_is_set_aside(
+    tmp_path: Path, formats: FakeFormats
+) -> None:
+    inner = make_zip({"x/WaAppAgent.log": AGENT, "x/WaHostBootstrapper.log": BOOT})
+    outer = make_zip({"RuntimeAndAgent/WaAppAgent.log": AGENT + b"outer", "old.zip": inner})
+    collection = discover(write(tmp_path / "logs.zip", outer), formats)
+    assert sorted(by_display(collection)) == ["logs.zip!RuntimeAndAgent/WaAppAgent.log"]
+    assert collection.beside == ["old.zip"] and collection.collections == []
+    aside = {k: v for k, v in skipped(collection).items() if v[0] == "other-collection"}
+    assert sorted(aside) == [
+        "logs.zip!old.zip!x/WaAppAgent.log",
+        "logs.zip!old.zip!x/WaHostBootstrapper.log",
+    ]
+    assert all(reason.startswith("in old.zip, another collection") for _, reason in aside.values())
 
 
 def test_nesting_is_bounded(tmp_path: Path, formats: FakeFormats) -> None:

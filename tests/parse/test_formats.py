@@ -112,6 +112,10 @@ message = "disk almost full"
         ("kind = 'x'\n", "headers"),
         ("extends = 'nope'\n", "unknown format"),
         ("this is = not toml", "custom.toml"),
+        ("glue = '([0-9]+) '\n[[headers]]\nregex = '^(?P<message>.*)'\n", "must not capture"),
+        ("glue = '(?=x)'\n[[headers]]\nregex = '^(?P<message>.*)'\n", "glue is not supported"),
+        ("glue_literal = ''\n[[headers]]\nregex = '^(?P<message>.*)'\n", "glue_literal must"),
+        ("glue_literal_count = 0\n[[headers]]\nregex = '^(?P<message>.*)'\n", "at least 1"),
     ],
 )
 def test_malformed_definitions_are_rejected_clearly(tmp_path: Path, body, problem):
@@ -133,6 +137,35 @@ message = "goodbye"
     )
     failures = check_format(load_formats([tmp_path])["custom"])
     assert len(failures) == 1 and "message" in failures[0].problem
+
+
+PASTED = """
+glue = '[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8}[|]'
+%s
+[[headers]]
+name = "pipe"
+regex = '^(?P<time>\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2})\\|(?P<level>\\w+)\\|(?P<message>.*)$'
+time_format = "%%Y-%%m-%%d %%H:%%M:%%S"
+[[samples]]
+line = "2024-03-14 09:00:01|WARN|disk almost full 2024-03-14 09:00:02|INFO|cleaned"
+records = %d
+message = "disk almost full"
+"""
+
+
+@pytest.mark.parametrize("prefilter", ["", 'glue_literal = "|"'])
+def test_a_format_splits_its_own_pasted_records_and_a_sample_says_how_many(
+    tmp_path: Path, prefilter: str
+):
+    (tmp_path / "custom.toml").write_text(PASTED % (prefilter, 2), encoding="utf-8")
+    fmt = load_formats([tmp_path])["custom"]
+    assert check_format(fmt) == []
+    # without a literal of its own glue, no line is skipped: not even by the grammar's literal
+    expected = ((", ",), ("|", 1)) if prefilter else ((), None)
+    assert (fmt.glue_literals, fmt.glue_counted) == expected
+    (tmp_path / "custom.toml").write_text(PASTED % (prefilter, 1), encoding="utf-8")
+    (failure,) = check_format(load_formats([tmp_path])["custom"])
+    assert failure.problem == "gave 2 records instead of 1"
 
 
 def test_a_regex_only_python_understands_is_rejected_at_load(tmp_path: Path):
