@@ -121,7 +121,7 @@ def instance_verdict(
         summary = fill(top.rule.summary or DEFAULT_SUMMARY, top.values)
         if recovered:
             summary = f"{summary}; it recovered: the last start-up cycle reached Ready"
-        extra = [_where_they_stop(frontier, top), _missing(lacking)]
+        extra = [_where_they_stop(frontier, top), _missing(lacking), _also(causes, top)]
         confidence: str | None = top.rule.confidence
         if instance == UNASSIGNED:  # several instances' logs may be in it: whose is unknown
             extra.append(_UNTIED)
@@ -268,6 +268,20 @@ _UNTIED = (
     "these logs could not be tied to one instance (see the warnings) and may be several "
     "instances' together: give each instance's logs a folder of its own to tell whose they are"
 )
+
+
+def _also(causes: list[Finding], top: Finding) -> str:
+    """The instance's errors at other stages than the top one's, by title: a second failure
+    is not left to be found further down the report (the same stage's are most often a
+    general rule saying the top one's evidence again)."""
+    stage = top.stage.get("id")
+    titles = list(
+        dict.fromkeys(f.rule.title for f in causes if f.stage.get("id") not in (stage, None))
+    )
+    if not titles:
+        return ""
+    shown = "; ".join(titles[:3]) + (f"; and {len(titles) - 3} more" if len(titles) > 3 else "")
+    return f"also found: {shown}"
 
 
 def _missing(lacking: str) -> str:

@@ -131,3 +131,32 @@ def test_logs_tied_to_no_instance_are_said_to_be_so_at_low_confidence(tmp_path):
     assert untied.finding is not None and untied.finding.rule.id == "startup-task-exit-code"
     assert untied.confidence == "low"
     assert "could not be tied to one instance" in untied.summary
+
+
+def test_a_second_failure_at_another_stage_is_named_in_the_verdict(tmp_path):
+    """S03 with an extension that fails to enable too (a newcomer's collection named only the
+    startup task; the extension was left to the findings list). General rules at the top
+    finding's own stage are not repeated."""
+    import shutil
+
+    from azdiag.timeline.analysis import analyze
+    from tests.conftest import FIXTURES
+
+    copy = tmp_path / "S03"
+    shutil.copytree(FIXTURES / "S03", copy)
+    agent = next(copy.rglob("WaAppAgent.log"))
+    agent.write_bytes(
+        agent.read_bytes()
+        + b"[00000012] [03/14/2024 09:05:53.43] [INFO]  Processing plugin Contoso.Ext version "
+        b"1.2.3.4, state: enabled, autoupgrade: True, isJson: True\r\n"
+        b"[00000012] [03/14/2024 09:06:53.43] [INFO]  Enable command of Contoso.Ext has exited "
+        b"with Exit code: -2\r\n"
+    )
+    diagnosis = diagnose(analyze(copy))
+    [verdict] = diagnosis.verdicts
+    extension = next(f for f in diagnosis.findings if f.rule.id == "guest-agent-extension-fails")
+    assert verdict.finding is not None and verdict.finding.stage["id"] == "startup_tasks"
+    assert f"also found: {extension.rule.title}" in verdict.summary
+    same_stage = [f.rule.title for f in diagnosis.findings if f.stage == verdict.finding.stage]
+    assert len(same_stage) >= 2  # S03 has general rules at the startup task's stage
+    assert not [t for t in same_stage if t in verdict.summary.split("also found:")[1]]
