@@ -146,13 +146,12 @@ def cycle_spans(events: pl.DataFrame) -> pl.DataFrame:
     re-timed run at a file's end is an estimate, and it made an instance's "now" later than any
     line (a heartbeat pause "until the end of the collection" that no line shows).
     """
-    own = pl.col("time")
-    if "time_filled" in events.columns:
-        own = own.filter(~pl.col("time_filled"))
+    filled = ["time_filled"] if "time_filled" in events.columns else []
+    own = pl.col("time").filter(~pl.col("time_filled")) if filled else pl.col("time")
     # by runs of rows (see run_number), then the few runs merged per (instance, cycle)
     return (
         events.lazy()
-        .select("instance", "cycle", "time", *_filled(events), _run=run_number("instance", "cycle"))
+        .select("instance", "cycle", "time", *filled, _run=run_number("instance", "cycle"))
         .group_by("_run")
         .agg(
             pl.col("instance", "cycle").first(),
@@ -169,10 +168,6 @@ def cycle_spans(events: pl.DataFrame) -> pl.DataFrame:
         )
         .collect()
     )
-
-
-def _filled(events: pl.DataFrame) -> list[str]:
-    return ["time_filled"] if "time_filled" in events.columns else []
 
 
 def build_cycles(
