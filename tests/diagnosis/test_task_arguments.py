@@ -71,3 +71,17 @@ def test_a_customer_task_hang_names_the_program_not_its_arguments(tmp_path):
     verdict = _report(_collection(tmp_path, line))["verdict"]
     assert verdict["rule"].startswith("startup-task-"), verdict["summary"]
     assert f"the simple startup task {program} started at" in verdict["summary"]
+
+
+def test_a_customer_task_with_arguments_that_exits_is_no_hang(tmp_path):
+    program = r"E:\approot\bin\install.cmd"
+    start = f'Executing Startup Task type=0 rolemodule=(null) cmd="{program}" /quiet'
+    root = _collection(tmp_path, start)
+    exit_line = (
+        f'{_BLOCK}:35.000, INFO ] Program "{program}" /quiet exited with 0.'
+        r" Working Directory = E:\approot\bin" + "\n"
+    )
+    log = root / _STORE / "WaHostBootstrapper.log"
+    log.write_text(log.read_text(encoding="utf-8") + exit_line, encoding="utf-8")
+    verdict = _report(root)["verdict"]
+    assert not (verdict.get("rule") or "").startswith("startup-task-"), verdict["summary"]
