@@ -49,6 +49,7 @@ class Piece:
     untimed_regex: str | None = None  # level blocks: the stricter form used without a time
     glue: str | None = None  # time blocks: where a header of this block starts inside a line
     glue_literal: str | None = None  # a text every glue match contains (a cheap prefilter)
+    alone: bool = True  # prefixes: without a time block, makes a header with no level block too
     sample: str | None = None  # the piece as written; a block's has {time} in it
     origin: str = ""  # the file it was read from
 
@@ -77,7 +78,8 @@ class Grammar:
         """Every header the pieces make, most specific first.
 
         A time block is tried with every time form; a header without a time needs a prefix or
-        a level block, else every line would be a record.
+        a level block, else every line would be a record; a prefix marked ``alone = false``
+        needs the level block.
         """
         composed: list[Composed] = []
         prefixes: list[Piece | None] = [*self.prefixes.values(), None]
@@ -94,7 +96,7 @@ class Grammar:
             ]
             composed.append(Composed(name, _anchored(pieces), time, _sample(samples)))
         for prefix, level in itertools.product(prefixes, levels):
-            if prefix is None and level is None:
+            if level is None and (prefix is None or not prefix.alone):
                 continue
             untimed = (level.untimed_regex or level.regex) if level else ""
             regex = _anchored([prefix.regex if prefix else "", untimed])
@@ -226,6 +228,7 @@ def _merge(grammar: Grammar, table: dict[str, Any], path: Path) -> None:
                 untimed_regex=entry.get("untimed_regex"),
                 glue=entry.get("glue"),
                 glue_literal=entry.get("glue_literal"),
+                alone=bool(entry.get("alone", True)),
                 sample=entry.get("sample"),
                 origin=str(path),
             )

@@ -3,8 +3,9 @@
 Used by the test-suite and by ``azdiag formats test`` so that whoever adds a format variant can
 check it without writing Python. A sample names the ``header`` grammar it must match (or
 ``continuation`` / ``unparsed``) and any of the record fields; the string ``"null"`` means the
-field must be empty. ``records`` (default 1) is how many records the line gives: more than one
-for records pasted onto one line; the fields stated are then the first record's.
+field must be empty (in a signature sample too: the field is not captured). ``records``
+(default 1) is how many records the line gives: more than one for records pasted onto one line;
+the fields stated are then the first record's.
 """
 
 from __future__ import annotations
@@ -143,6 +144,6 @@ def _signature_problem(
     wrong = [
         f"{name} {row.get(name)!r} != {value!r}"
         for name, value in sample.items()
-        if name not in ("message", "level") and row.get(name) != value
+        if name not in ("message", "level") and not _same(row.get(name), value)
     ]
     return "; ".join(wrong) or None
