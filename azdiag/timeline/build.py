@@ -87,14 +87,10 @@ def build_timeline(
         lambda: build_cycles(timed, details, workflow, cycle_ends, spans),
         pl.DataFrame(schema=CYCLE_SCHEMA),
     )
-    # a file without any time still tells which start attempts it saw: match them to the cycles;
-    # the last-ranked boundary (the host's own start) is such an attempt, not an outer start
-    # the timed logs may never show
-    last_rank = max(workflow.boundaries.values(), default=0)
-    outer = [event for event, rank in workflow.boundaries.items() if rank < last_rank]
+    # a file without any time still tells which start attempts it saw: match them to the cycles
     classified = step(
         "placing untimed files",
-        lambda: place_timeless_files(classified, cycles, outer),
+        lambda: place_timeless_files(classified, cycles, workflow.boundaries),
         classified,
     )
     no_warnings: list[str] = []
