@@ -192,21 +192,3 @@ def test_starts_appended_to_one_bootstrapper_file_are_cycles_of_their_own(tmp_pa
     one_file, files = analyze(joined).cycles, analyze(apart).cycles
     assert one_file.height == files.height >= len(generations)
     assert one_file["outcome"].to_list() == files["outcome"].to_list()
-
-
-def test_host_starts_count_when_only_the_newest_bootstrapper_log_is_there(tmp_path):
-    """Metamorphic: S09 without its older bootstrapper generations and without the agents'
-    launch lines keeps its start attempts: each host start (WaIISHost.log's INITIALIZING) with
-    no bootstrapper start before it is one (a newcomer's collection said '1 start attempt')."""
-    copy = tmp_path / "S09"
-    shutil.copytree(FIXTURES / "S09", copy)
-    for path in copy.rglob("WaHostBootstrapper*"):
-        if path.name != "WaHostBootstrapper.log":
-            path.unlink()
-    for agent in [*copy.rglob("WaAppAgent.log"), *copy.rglob("AppAgentRuntime.log")]:
-        lines = agent.read_bytes().splitlines(keepends=True)
-        agent.write_bytes(b"".join(x for x in lines if b"Starting WaHostBootstrapper" not in x))
-    host = next(copy.rglob("WaIISHost.log")).read_bytes()
-    cycles = analyze(copy).cycles
-    assert cycles.height == host.count(b"Role environment . INITIALIZING") == 16
-    assert cycles.filter(pl.col("outcome") == "failed").height >= 15
