@@ -146,9 +146,9 @@ class Collection:
     collections: list[str] = field(default_factory=list)
 
     def several(self) -> str:
-        """'N collections (a, b, ...)', as reports and triage name what they will not mix."""
-        names = ", ".join(self.collections[:5]) + (", ..." if len(self.collections) > 5 else "")
-        return f"{len(self.collections)} collections ({names})"
+        """'N collections (a, b, c, d, e and 3 more)', as reports and triage name what they
+        will not mix."""
+        return f"{len(self.collections)} collections ({_first_few(self.collections)})"
 
 
 def discover(
@@ -463,13 +463,13 @@ class _Builder:
         instances = sorted({s.instance for s in sources} | set(config_versions))
         skipped = sorted(self.skipped, key=lambda s: (s.display, s.category))
         several = _several_collections(self.found, skip=0 if os.path.isdir(root) else 1)
-        if several:
-            warnings.append(
-                f"{len(several)} collections in one input ({', '.join(several[:5])}): "
-                "analyse them with 'azdiag triage', one report each"
-            )
         collection = Collection(root, sources, skipped, warnings, instances, config_versions)
         collection.collections = several
+        if several:
+            warnings.append(
+                f"{collection.several()} in one input: "
+                "analyse them with 'azdiag triage', one report each"
+            )
         return collection
 
     def _without_copies(self, warnings: list[str]) -> list[_Found]:
@@ -537,5 +537,15 @@ def _several_collections(found: list[_Found], skip: int) -> list[str]:
             continue  # a log right in the input folder belongs to no sub-collection
         key = (f.source.instance, f.source.format_id, f.source.name.lower())
         tops_of.setdefault(key, set()).add("/".join(f.parts[skip : depth + 1]))
-    several = {top for tops in tops_of.values() if len(tops) > 1 for top in tops}
-    return sorted(several)
+    if all(len(tops) < 2 for tops in tops_of.values()):
+        return []
+    # one log in two of them shows the input is collections side by side: then every entry
+    # holding a log is one, those of other instances too (as triage splits it), not only the
+    # entries that collide
+    return sorted({top for tops in tops_of.values() for top in tops})
+
+
+def _first_few(names: list[str], few: int = 5) -> str:
+    """'a, b, c, d, e and 3 more': the first ``few`` of ``names``, and how many are left."""
+    more = f" and {len(names) - few} more" if len(names) > few else ""
+    return ", ".join(names[:few]) + more
