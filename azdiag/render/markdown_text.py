@@ -22,9 +22,12 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-#: Characters that start markup anywhere in a line: emphasis, code, links, tables, strikethrough,
-#: headings and escapes (the ASCII punctuation CommonMark lets a backslash escape).
-_MARKUP = re.compile(r"([\\`*_\[\]|~#!])")
+#: Characters that start markup inside a line: emphasis, code, links and images, table cells,
+#: strikethrough. (A value never starts a line here, so "#" or "-" need no escape.)
+_MARKUP = re.compile(r"([`*_\[\]|~])")
+#: A backslash that would escape what follows it (ASCII punctuation, or the markup the report
+#: writes after the value); one before a letter, as in E:\approot\bin, is shown as it is.
+_ESCAPING = re.compile(r"\\(?=[!-/:-@\[-`{-~]|$)")
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _NEWLINES = re.compile(r"\r\n|\r|\n")
 _BACKTICKS = re.compile(r"`+")
@@ -33,8 +36,8 @@ _BACKTICKS = re.compile(r"`+")
 def inline(text: Any) -> str:
     """``text`` as plain running text: markup characters backslash-escaped, ``&``, ``<`` and
     ``>`` as entities (no HTML, no autolink), line breaks as spaces (one line stays one)."""
-    flat = _NEWLINES.sub(" ", str(text))
-    return _MARKUP.sub(r"\\\1", "".join(_ENTITIES.get(c, c) for c in flat))
+    flat = "".join(_ENTITIES.get(c, c) for c in _NEWLINES.sub(" ", str(text)))
+    return _MARKUP.sub(r"\\\1", _ESCAPING.sub(r"\\\\", flat))
 
 
 def cell(text: Any) -> str:

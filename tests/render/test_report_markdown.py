@@ -154,6 +154,10 @@ def test_hostile_log_text_keeps_tables_whole_and_never_becomes_markup(message):
     # a raw "<script" in the Markdown is only ever code (a span or block), shown as text
     code = "".join(re.findall(r"<code>(.*?)</code>", page, re.DOTALL)).lower()
     assert markdown.lower().count("<script") == code.count("&lt;script")
+    # running text reads back as the log said it (on one line)
+    [title] = re.findall(r"<h1>(.*?)</h1>", page)
+    flat = re.sub(r"\r\n|\r|\n", " ", message)
+    assert html.unescape(title) == f"azdiag report: {flat}".strip()
     # the evidence stays one code block, its text verbatim
     blocks = re.findall(r"<pre><code>(.*?)</code></pre>", page, re.DOTALL)
     evidence = f"  {message}  {message}"  # file:line  time  text
@@ -178,6 +182,12 @@ def test_each_place_has_its_escape():
     assert inline("a <b> & [c](d) *e* _f_ `g` |") == (
         "a &lt;b&gt; &amp; \\[c\\](d) \\*e\\* \\_f\\_ \\`g\\` \\|"
     )
+    # a backslash stays as it is unless it would escape what follows (a path reads as a path)
+    assert (
+        inline("E:\\approot\\bin\\x.cmd \\\\server\\share")
+        == "E:\\approot\\bin\\x.cmd \\\\\\server\\share"
+    )
+    assert inline("a\\* b\\") == "a\\\\\\* b\\\\"
     assert cell("a|b\nc") == "a\\|b<br>c"
     assert code_span("x ``y`` z") == "```x ``y`` z```"
     assert code_span("`a`") == "`` `a` ``"
