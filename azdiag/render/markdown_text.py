@@ -23,8 +23,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 #: Characters that start markup inside a line: emphasis, code, links and images, table cells,
-#: strikethrough. (A value never starts a line here, so "#" or "-" need no escape.)
-_MARKUP = re.compile(r"([`*_\[\]|~])")
+#: strikethrough, and headings (a value may start a line: a rule's text may put it there).
+_MARKUP = re.compile(r"([`*_\[\]|~#])")
+#: What starts a block when it starts a line: a list item ("-", "+", "1." or "1)"), or the
+#: underline of a heading ("===", "---").
+_BLOCK_START = re.compile(r"^(\s*)([-+]|\d+(?=[.)]))(?=[.)]?(\s|$))|^(\s*)([-=])(?=[-=\s]*$)")
 #: A backslash that would escape what follows it (ASCII punctuation, or the markup the report
 #: writes after the value); one before a letter, as in E:\approot\bin, is shown as it is.
 _ESCAPING = re.compile(r"\\(?=[!-/:-@\[-`{-~]|$)")
@@ -37,7 +40,14 @@ def inline(text: Any) -> str:
     """``text`` as plain running text: markup characters backslash-escaped, ``&``, ``<`` and
     ``>`` as entities (no HTML, no autolink), line breaks as spaces (one line stays one)."""
     flat = "".join(_ENTITIES.get(c, c) for c in _NEWLINES.sub(" ", str(text)))
-    return _MARKUP.sub(r"\\\1", _ESCAPING.sub(r"\\\\", flat))
+    escaped = _MARKUP.sub(r"\\\1", _ESCAPING.sub(r"\\\\", flat))
+    return _BLOCK_START.sub(_escape_block_start, escaped, count=1)
+
+
+def _escape_block_start(match: re.Match[str]) -> str:
+    """ "- x" as "\\- x", "1. x" as "1\\. x": the marker's punctuation escaped."""
+    space, marker = (match.group(1), match.group(2)) if match.group(2) else match.group(4, 5)
+    return f"{space}{marker}\\" if marker[0].isdigit() else f"{space}\\{marker}"
 
 
 def cell(text: Any) -> str:

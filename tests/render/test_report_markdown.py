@@ -14,7 +14,7 @@ import shutil
 from functools import cache
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
@@ -142,6 +142,9 @@ def tables(markdown: str) -> list[list[str]]:
 
 @settings(max_examples=100, deadline=None)
 @given(messages)
+@example("# ")  # a line the report starts with a value (the collection time) became a heading
+@example("1. x")
+@example("---")
 def test_hostile_log_text_keeps_tables_whole_and_never_becomes_markup(message):
     markdown = render_markdown(hostile(copy.deepcopy(base_model()), message))
     found = tables(markdown)
@@ -188,6 +191,14 @@ def test_each_place_has_its_escape():
         == "E:\\approot\\bin\\x.cmd \\\\\\server\\share"
     )
     assert inline("a\\* b\\") == "a\\\\\\* b\\\\"
+    # what would start a block at the start of a line: a heading, a list item, an underline
+    assert [inline(t) for t in ("# x", "- x", "1. x", "===", "-196608")] == [
+        "\\# x",
+        "\\- x",
+        "1\\. x",
+        "\\===",
+        "-196608",
+    ]
     assert cell("a|b\nc") == "a\\|b<br>c"
     assert code_span("x ``y`` z") == "```x ``y`` z```"
     assert code_span("`a`") == "`` `a` ``"
