@@ -152,9 +152,9 @@ class Collection:
     beside: list[str] = field(default_factory=list)
 
     def several(self) -> str:
-        """'N collections (a, b, ...)', as reports and triage name what they will not mix."""
-        names = ", ".join(self.collections[:5]) + (", ..." if len(self.collections) > 5 else "")
-        return f"{len(self.collections)} collections ({names})"
+        """'N collections (a, b, c, d, e and 3 more)', as reports and triage name what they
+        will not mix."""
+        return f"{len(self.collections)} collections ({_first_few(self.collections)})"
 
 
 def discover(
@@ -478,13 +478,13 @@ class _Builder:
         instances = sorted({s.instance for s in sources} | set(config_versions))
         skipped = sorted(self.skipped, key=lambda s: (s.display, s.category))
         several = split.several
-        if several:
-            warnings.append(
-                f"{len(several)} collections in one input ({', '.join(several[:5])}): "
-                "analyse them with 'azdiag triage', one report each"
-            )
         collection = Collection(root, sources, skipped, warnings, instances, config_versions)
         collection.collections, collection.beside = several, split.beside
+        if several:
+            warnings.append(
+                f"{collection.several()} in one input: "
+                "analyse them with 'azdiag triage', one report each"
+            )
         return collection
 
     def _place(self, warnings: list[str]) -> RoleNames:
@@ -571,3 +571,9 @@ def _preference(found: _Found) -> tuple[int, str]:
     """Which of identical files is read: fewest archive layers, then by path."""
     location = found.source._location
     return (len(location.steps) if location else 0, found.display)
+
+
+def _first_few(names: list[str], few: int = 5) -> str:
+    """'a, b, c, d, e and 3 more': the first ``few`` of ``names``, and how many are left."""
+    more = f" and {len(names) - few} more" if len(names) > few else ""
+    return ", ".join(names[:few]) + more

@@ -82,5 +82,11 @@ def sides(logs: Iterable[tuple[list[str], LogKey]], skip: int) -> Sides:
     shared = [tops for tops in tops_of.values() if len(tops) > 1]
     beside = {top for tops in shared if len(tops & own) == 1 for top in tops - own}
     if any(len(tops - beside) > 1 for tops in shared):
-        return Sides(sorted({top for tops in shared for top in tops}), [])
+        colliding = {top for tops in shared for top in tops}
+        if colliding <= own:  # one collection's own folders holding a log twice: name those
+            return Sides(sorted(colliding), [])
+        # one log in two of them shows the input is collections side by side: then every entry
+        # holding a log is one, those of other instances too (as triage splits it), not only
+        # the entries that collide
+        return Sides(sorted({top for tops in tops_of.values() for top in tops}), [])
     return Sides([], sorted(beside))

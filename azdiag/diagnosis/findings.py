@@ -7,6 +7,7 @@ theirs within a window). Explanation and advice are filled from the most telling
 from __future__ import annotations
 
 import string
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -342,14 +343,21 @@ class _Lenient(dict[str, str]):
         return "unknown"
 
 
-def fill(template: str, values: dict[str, Any]) -> str:
+def fill(template: str, values: dict[str, Any], escape: Callable[[str], str] | None = None) -> str:
     """``template`` with ``{name}`` replaced by ``values[name]``; a name without a value reads
-    "unknown"."""
-    safe = _Lenient({k: _text(v) for k, v in values.items()})
+    "unknown". ``escape``, when given, is applied to each value's text (the Markdown report
+    escapes values from the logs for where they stand, azdiag.render.markdown_text)."""
+    texts = value_texts(values)
+    safe = _Lenient({k: escape(v) for k, v in texts.items()} if escape else texts)
     try:
         return string.Formatter().vformat(template, (), safe)
     except (ValueError, IndexError, KeyError):
         return template
+
+
+def value_texts(values: dict[str, Any]) -> dict[str, str]:
+    """A finding's ``values`` as the text :func:`fill` puts in a sentence (times in UTC)."""
+    return {k: _text(v) for k, v in values.items()}
 
 
 def _text(value: Any) -> str:

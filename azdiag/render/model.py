@@ -22,7 +22,7 @@ import polars as pl
 from azdiag import __version__
 from azdiag.common.times import iso
 from azdiag.diagnosis.engine import Diagnosis
-from azdiag.diagnosis.findings import Finding
+from azdiag.diagnosis.findings import Finding, value_texts
 from azdiag.diagnosis.verdict import OUTCOMES as VERDICT_OUTCOMES
 from azdiag.knowledge.workflow import load_workflow
 from azdiag.render.cycles import (
@@ -314,10 +314,18 @@ Context = dict[tuple[str, int], list[dict[str, Any]]]
 
 def _finding(finding: Finding, contexts: Context) -> dict[str, Any]:
     """The JSON contract's finding, with the full stage and evidence lines in context."""
+    rule = finding.rule
     return {
         **finding_dict(finding),
         "stage": finding.stage,
         "evidence": [_evidence(e, contexts) for e in finding.evidence],
+        # the rule's Markdown and the values from the logs apart: the Markdown report escapes
+        # each value for where it stands (after --redact, which reads the raw values)
+        "fill": {
+            "explanation": rule.explanation,
+            "advice": rule.advice,
+            "values": value_texts(finding.values),
+        },
     }
 
 
@@ -576,7 +584,8 @@ def _within_bytes(picked: pl.DataFrame, routine: pl.Expr, budget: int | None) ->
 
 def _inventory(analysis: Analysis) -> dict[str, Any]:
     """The files read (capped: those with an error, then the least parsed, first), and the
-    files listed and skipped (capped); ``files_total`` and ``skipped_total`` count all."""
+    files listed and skipped (capped); ``files_total`` and ``skipped_total`` count all,
+    ``lines_total`` and ``unparsed_total`` (lines not understood) add up every file read."""
     ingested = analysis.ingested
     files = ingested.files
     if len(files) > MAX_INVENTORY_ROWS:
@@ -594,6 +603,7 @@ def _inventory(analysis: Analysis) -> dict[str, Any]:
                 "encoding": f.encoding,
                 "lines": f.lines,
                 "records": f.records,
+                "unparsed_lines": f.unparsed_lines,
                 "parsed_ratio": f.parsed_ratio,
                 "time_ratio": f.time_ratio,
                 "timed_records": f.timed_records,
@@ -608,6 +618,8 @@ def _inventory(analysis: Analysis) -> dict[str, Any]:
             for f in files
         ],
         "files_total": len(ingested.files),
+        "lines_total": sum(f.lines for f in ingested.files),
+        "unparsed_total": sum(f.unparsed_lines for f in ingested.files),
         "skipped": [
             {"path": s.display, "category": s.category, "reason": s.reason}
             for s in skipped[:MAX_LISTED]

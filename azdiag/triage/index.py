@@ -46,7 +46,7 @@ def row(result: Result) -> dict[str, Any]:
         "path": result.path,
         "instances": " ".join(result.instances),
         "outcome": result.outcome or "",
-        "severity": result.severity or ("" if result.error else "ok"),
+        "severity": _severity(result),
         "scenario": verdict.get("scenario") or "",
         "stage": f"{stage['component']}/{stage['step']}" if stage else "",
         "verdict": verdict.get("summary") or "",
@@ -63,6 +63,15 @@ def row(result: Result) -> dict[str, Any]:
         "parsed_ratio": "" if result.parsed_ratio is None else result.parsed_ratio,
         "failed": result.error or "",
     }
+
+
+def _severity(result: Result) -> str:
+    """The severity of the collection's top finding; without one, ``ok`` only when its outcome
+    is healthy, else the outcome itself (``inconclusive``: no known failure explains what the
+    logs show, which is no all-clear); empty when it could not be analysed."""
+    if result.severity or result.error:
+        return result.severity or ""
+    return "ok" if result.outcome in (None, "healthy") else result.outcome
 
 
 def groups(results: list[Result]) -> list[dict[str, Any]]:

@@ -593,6 +593,30 @@ def test_several_collections_in_one_input_are_named(tmp_path: Path, formats: Fak
     assert discover(one, formats).collections == []
 
 
+def test_every_collection_beside_two_that_collide_is_counted_and_named(
+    tmp_path: Path, formats: FakeFormats
+) -> None:
+    # two uploads of WebRole1_IN_0 show the folder holds collections side by side; the uploads
+    # of other instances beside them are collections too, not part of either
+    for name in ("upload-a", "upload-b"):
+        write(tmp_path / name / "WebRole1_IN_0/WaAppAgent.log", AGENT + name.encode())
+    for n in range(5):
+        write(tmp_path / f"other-{n}" / f"Worker_IN_{n}/WaAppAgent.log", AGENT + b"%d" % n)
+    collection = discover(tmp_path, formats)
+    assert collection.collections == [
+        *(f"other-{n}" for n in range(5)),
+        "upload-a",
+        "upload-b",
+    ]
+    assert collection.several() == (
+        "7 collections (other-0, other-1, other-2, other-3, other-4 and 2 more)"
+    )
+    assert collection.warnings == [
+        "7 collections (other-0, other-1, other-2, other-3, other-4 and 2 more) in one input: "
+        "analyse them with 'azdiag triage', one report each"
+    ]
+
+
 # -- the file system -------------------------------------------------------------------------
 
 

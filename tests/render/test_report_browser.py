@@ -516,6 +516,18 @@ def test_triage_index_fits_the_page(tmp_path, open_report):
         opened = open_report(out / "index.html", width=width, height=900)
         expect(opened.page.locator("#triage-table tbody tr")).to_have_count(2)
         check_fits(opened.page)
+        # the verdict is the column read: a readable width (20em), not a sliver of a few words
+        verdicts = opened.page.evaluate(
+            "() => [...document.querySelectorAll('#triage-table td.verdict')]"
+            ".map(c => c.getBoundingClientRect().width)"
+        )
+        assert len(verdicts) == 2 and min(verdicts) >= 250, verdicts
+        if width == 1400:  # the whole table in the window, not scrolled inside its box
+            table, box = opened.page.evaluate(
+                "() => { const t = document.getElementById('triage-table');"
+                " return [t.scrollWidth, t.parentElement.clientWidth]; }"
+            )
+            assert table <= box, (table, box)
         opened.assert_clean()
 
 

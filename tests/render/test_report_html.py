@@ -18,6 +18,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from markdown_it import MarkdownIt
 from markupsafe import escape
 
 from azdiag.diagnosis.engine import Diagnosis, diagnose
@@ -301,6 +302,9 @@ def test_hostile_collection_renders_as_text(tmp_path):
 
     md = render_report(analysis, diagnosis, "md", timestamp=False)
     assert "{{ 7*7 }}" in md
+    # pasted into a ticket whose renderer lets HTML through, the payloads stay text
+    ticket = MarkdownIt("commonmark", {"html": True}).enable("table").render(md)
+    assert "__pwned" in ticket and "<script" not in ticket and "<img" not in ticket
 
 
 # ---------------------------------------------------------------- words for unknown values

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -11,6 +13,7 @@ from click.testing import CliRunner
 
 from azdiag.cli import main
 from azdiag.exit_status import ExitStatus
+from azdiag.knowledge.resources import data_dir
 from azdiag.triage.batch import Task, expand, fingerprint, triage_one, write_atomic
 from tests.conftest import FIXTURES
 
@@ -76,6 +79,37 @@ def test_dask_cluster_gives_the_same_summaries_as_the_local_pool(batch_input, tm
         )
     assert result.exit_code == ExitStatus.PARTIAL
     assert summary(dask_out) == summary(local_out)
+
+
+def test_an_inconclusive_collection_never_looks_healthy(tmp_path):
+    from azdiag.triage.batch import Result
+    from azdiag.triage.index import write_summaries
+
+    def result(name: str, outcome: str, severity: str | None = None) -> Result:
+        return Result(name, f"/in/{name}", "f", outcome=outcome, severity=severity)
+
+    write_summaries(
+        tmp_path,
+        [
+            result("a-healthy", "healthy"),
+            result("b-inconclusive", "inconclusive"),
+            result("c-failing", "failing", "critical"),
+        ],
+    )
+    csv_rows = list(csv.DictReader((tmp_path / "summary.csv").open()))
+    assert [(r["outcome"], r["severity"]) for r in csv_rows] == [
+        ("healthy", "ok"),
+        ("inconclusive", "inconclusive"),
+        ("failing", "critical"),
+    ]
+    index = (tmp_path / "index.html").read_text()
+    rows = re.findall(r"<tr class=\"\">(.*?)</tr>", index, re.DOTALL)
+    badges = [re.findall(r'<span class="sev sev-([a-z]+)">', row) for row in rows]
+    assert badges == [["healthy", "ok"], ["inconclusive", "inconclusive"], ["failing", "critical"]]
+    # and the page gives inconclusive its own colour: not the all-clear's, not a warning's
+    css = (data_dir("reports") / "report.css").read_text()
+    colour = re.search(r"\.sev-inconclusive \{ background: ([^;]+);", css)
+    assert colour and colour.group(1) not in ("var(--ok)", "var(--warning)")
 
 
 def test_exit_codes_one_by_one(batch_input, tmp_path):
