@@ -257,23 +257,38 @@ def _mark_first_records(
     # per file: the row of its first record, and whether a signature recognised the start
     # (the start, or the first record itself, recognised keeps its own meaning)
     first_line = pl.col("line").arg_min()
-    records = events.lazy().with_row_index("_row").filter(pl.col("kind") == fmt.kind)
-    keys = ["file"]
-    if fmt.first_record_per_process and "pid" in events.columns:
-        pid = pl.col("pid").forward_fill().over("file")
-        changed = (pid != pid.shift(1).over("file")).fill_null(False)
-        records = records.sort("file", "line").with_columns(_process=changed.cum_sum().over("file"))
-        keys.append("_process")
-    firsts = (
-        records.group_by(keys)
-        .agg(
-            pl.col("_row").get(first_line),
-            pl.col("event").get(first_line),
-            (pl.col("event") == event).any().alias("_recognised"),
-        )
-        .filter(~pl.col("_recognised") & pl.col("event").is_null())
-        .collect(engine="streaming")
-    )["_row"]
+    # the kind's rows and their positions: no row number over the whole table
+    mine = events["kind"] == fmt.kind
+    per_process = fmt.first_record_per_process and "pid" in events.columns
+    wanted = ["file", "line", "event", *(["pid"] if per_process else [])]
+    records = events.select(wanted).filter(mine).with_columns(_row=mine.arg_true()).lazy()
+    # per process as well only in files more than one pid wrote (their first and last pids
+    # differ): a group per (file, pid) over the kind's millions of probes cost 140 MB at the
+    # peak of a 1 GB collection whose files each hold one process (a file whose last process
+    # reuses its first pid is read as one)
+    pids = [pl.col("pid").drop_nulls().first().alias("_p0")] if per_process else []
+    pids += [pl.col("pid").drop_nulls().last().alias("_p1")] if per_process else []
+    start = [
+        pl.col("_row").get(first_line),
+        pl.col("event").get(first_line),
+        (pl.col("event") == event).any().alias("_recognised"),
+    ]
+    per_file = records.group_by("file").agg(*start, *pids)
+    per_file_rows = per_file.collect()
+    unmarked = ~pl.col("_recognised") & pl.col("event").is_null()
+    firsts = per_file_rows.filter(unmarked)["_row"]
+    if per_process:
+        several = per_file_rows.filter(pl.col("_p0") != pl.col("_p1"))["file"]
+        if several.len():
+            # each further pid of such a file (by the line it starts at) is a process of its own
+            written = pl.col("file").is_in(several.implode()) & pl.col("pid").is_not_null()
+            by_pid = (
+                records.filter(written)
+                .group_by("file", "pid")
+                .agg(*start, pl.col("line").min().alias("_first"))
+            )
+            later = by_pid.filter(pl.col("_first") > pl.col("_first").min().over("file"))
+            firsts = firsts.append(later.filter(unmarked).collect()["_row"])
     if firsts.len() == 0:
         return events
     columns = []
