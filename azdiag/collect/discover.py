@@ -38,6 +38,7 @@ from azdiag.collect.instances import (
 )
 from azdiag.collect.readers import sniff as sniff_reader
 from azdiag.collect.several import LogKey, sides
+from azdiag.common.text import first_few
 
 __all__ = ["CollectError", "Collection", "Limits", "LogSource", "SkippedItem", "discover"]
 
@@ -154,7 +155,7 @@ class Collection:
     def several(self) -> str:
         """'N collections (a, b, c, d, e and 3 more)', as reports and triage name what they
         will not mix."""
-        return f"{len(self.collections)} collections ({_first_few(self.collections)})"
+        return f"{len(self.collections)} collections ({first_few(self.collections)})"
 
 
 def discover(
@@ -522,11 +523,10 @@ class _Builder:
             self.skip(found.display, "other-collection", reason)
         self.found = kept
         self.configs = [config for config in self.configs if not aside(config[0])]
-        shown = ", ".join(beside[:5]) + (", ..." if len(beside) > 5 else "")
         return (
             f"{len(beside)} other collection(s) beside this collection's own folders, holding "
-            f"the same instance's same logs again, not read with it: {shown}; 'azdiag triage' "
-            "on this folder gives each its own row and report"
+            f"the same instance's same logs again, not read with it: {first_few(beside)}; "
+            "'azdiag triage' on this folder gives each its own row and report"
         )
 
     def _without_copies(self, warnings: list[str]) -> list[_Found]:
@@ -571,9 +571,3 @@ def _preference(found: _Found) -> tuple[int, str]:
     """Which of identical files is read: fewest archive layers, then by path."""
     location = found.source._location
     return (len(location.steps) if location else 0, found.display)
-
-
-def _first_few(names: list[str], few: int = 5) -> str:
-    """'a, b, c, d, e and 3 more': the first ``few`` of ``names``, and how many are left."""
-    more = f" and {len(names) - few} more" if len(names) > few else ""
-    return ", ".join(names[:few]) + more

@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from azdiag.common.text import first_few
+
 __all__ = [
     "DEFAULT_INSTANCE",
     "UNASSIGNED",
@@ -176,10 +178,9 @@ def place(
     lost = [f.display for i, f in enumerate(found) if placed[i][0] == UNASSIGNED]
     if lost:
         known_names = sorted({n for _, n in evidence})
-        shown = ", ".join(lost[:5]) + (f" and {len(lost) - 5} more" if len(lost) > 5 else "")
         warnings.append(
             f"{len(lost)} log file(s) could not be tied to one of the instances "
-            f"({', '.join(known_names)}) and are grouped as {UNASSIGNED}: {shown}"
+            f"({', '.join(known_names)}) and are grouped as {UNASSIGNED}: {first_few(lost)}"
         )
     return [placed[i] for i in range(len(found))]
 

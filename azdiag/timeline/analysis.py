@@ -20,6 +20,7 @@ import polars as pl
 
 from azdiag.collect.collection_time import CollectionTime, collection_time
 from azdiag.collect.discover import CollectError
+from azdiag.common.text import first_few
 from azdiag.knowledge.formats import FormatSet, load_formats
 from azdiag.knowledge.workflow import load_workflow
 from azdiag.parse.ingest import Ingested, ingest
@@ -54,8 +55,7 @@ def no_guest_log_message(path: str | Path, ingested: Ingested) -> str:
     empty = [f.path for f in ingested.files if f.empty]
     message = f"{path}: no guest log found"
     if empty:
-        shown = ", ".join(empty[:3]) + (", ..." if len(empty) > 3 else "")
-        message = f"{path}: no guest log with any line: {len(empty)} empty ({shown})"
+        message = f"{path}: no guest log with any line: {len(empty)} empty ({first_few(empty, 3)})"
     if not skipped:
         return message if empty else message + " (no file at all)"
     reasons = Counter(item.reason for item in skipped).most_common(3)

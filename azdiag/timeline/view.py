@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from azdiag.common.text import first_few
+
 if TYPE_CHECKING:
     from azdiag.timeline.analysis import Analysis
 
@@ -52,8 +54,8 @@ class TimelineFilter:
             lower = {k.lower() for k in known} if column == "kind" else set(known)
             missing = [v for v in values if (v.lower() if column == "kind" else v) not in lower]
             if missing:
-                listed = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
-                return f"{flag} {', '.join(missing)}; this collection has: {listed or 'none'}"
+                listed = first_few(known, 12) or "none"
+                return f"{flag} {', '.join(missing)}; this collection has: {listed}"
         return None
 
 
